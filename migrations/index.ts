@@ -1,0 +1,9 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261124000000_catalog_tables } from './Migration20261124000000_catalog_tables';
+import { Migration20261124000100_materialized_views } from './Migration20261124000100_materialized_views';
+
+/** Every migration, in order. A new one is added here as well as written to this folder. */
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261124000000_catalog_tables', class: Migration20261124000000_catalog_tables },
+  { name: 'Migration20261124000100_materialized_views', class: Migration20261124000100_materialized_views },
+];

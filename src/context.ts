@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from './config';
+import { Sql, type EntityManager } from './database/database';
+import type { Logger } from './logger';
+import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
+import { createCategoryLoaders } from './modules/categories/categories.loaders';
+import { CursorCodec } from './modules/common/cursor';
+import { createViewLoaders } from './modules/views/view-reads';
+
+export function createLoaders(sql: Sql) {
+  return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
+}
+export type Loaders = ReturnType<typeof createLoaders>;
+
+/** What lives for the whole server: built once at start-up. */
+export interface AppServices {
+  orm: MikroORM;
+  config: Config;
+  log: Logger;
+  cursors: CursorCodec;
+}
+
+/** Everything a resolver may use, made fresh for each request. */
+export interface Context {
+  requestId: string;
+  /** The raw Authorization header, checked only by operations that need a token. */
+  authorization: string | undefined;
+  em: EntityManager;
+  sql: Sql;
+  loaders: Loaders;
+  cursors: CursorCodec;
+  config: Config;
+  log: Logger;
+  /** SQL statements this request sent (the batching tests and the benchmark read it). */
+  statements: { count: number };
+}
+
+export function createServices(orm: MikroORM, config: Config, log: Logger): AppServices {
+  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret) };
+}
+
+export function createContext(
+  services: AppServices,
+  req: { authorization?: string; requestId?: string },
+): Context {
+  const requestId = req.requestId ?? randomUUID();
+  const statements = { count: 0 };
+  const em = services.orm.em.fork({ loggerContext: { requestId } }) as EntityManager;
+  const sql = Sql.of(em, () => statements.count++);
+  return {
+    requestId,
+    authorization: req.authorization,
+    em,
+    sql,
+    loaders: createLoaders(sql),
+    cursors: services.cursors,
+    config: services.config,
+    log: services.log.child({ requestId }),
+    statements,
+  };
+}

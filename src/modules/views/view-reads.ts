@@ -1,0 +1,112 @@
+import DataLoader from 'dataloader';
+import type { Sql } from '../../database/database';
+import { inKeyOrder } from '../common/batch';
+
+// Everything that reads a materialized view goes through here: other modules ask for
+// aggregates or for SQL that joins a view, and never spell a view's name themselves.
+
+export interface ItemStats {
+  reviewCount: number;
+  reviewRating: number | null;
+}
+
+export interface CategoryStatsRow {
+  itemCount: number;
+  reviewCount: number;
+  reviewRating: number | null;
+}
+
+export interface CategoryTreeEntry {
+  id: number;
+  parentId: number | null;
+  name: string;
+  depth: number;
+  path: number[];
+}
+
+/** An item with no row in gear_item_stats (created after the last refresh). */
+export const NO_ITEM_STATS: ItemStats = Object.freeze({ reviewCount: 0, reviewRating: null });
+export const NO_CATEGORY_STATS: CategoryStatsRow = Object.freeze({ itemCount: 0, reviewCount: 0, reviewRating: null });
+
+/**
+ * Every item with its cached aggregates, as a subquery with the columns of gear_item plus
+ * review_count and review_rating. Items the view holds come from an inner join driven by
+ * the view (so its sort indexes serve ORDER BY ... LIMIT); items created since the last
+ * refresh are listed in gear_item_stats_pending (kept by a trigger) and read as 0 / null.
+ * A LEFT JOIN from gear_item would say the same but force a sort of every item.
+ */
+export const ITEMS_WITH_STATS_SQL = `(
+    select i.id, i.name, i.description, i.category_id, i.created_at, s.review_count, s.review_rating
+      from gear_item_stats s
+      join gear_item i on i.id = s.gear_item_id
+    union all
+    select i.id, i.name, i.description, i.category_id, i.created_at, 0, null::float8
+      from gear_item_stats_pending p
+      join gear_item i on i.id = p.gear_item_id
+     where not exists (select 1 from gear_item_stats s where s.gear_item_id = p.gear_item_id)
+  )`;
+
+/**
+ * The sort key for a mean rating: nulls become -Infinity descending and +Infinity
+ * ascending, so nulls sort last both ways and a keyset bound is one index range. The
+ * expressions match the indexes on gear_item_stats.
+ */
+export function ratingSortKey(expr: string, direction: 'ASC' | 'DESC'): string {
+  return `coalesce(${expr}, '${direction === 'DESC' ? '-Infinity' : 'Infinity'}'::float8)`;
+}
+
+/** SQL for the ids of category $n and every category below it (from category_tree). */
+export function subtreeIdsSql(param: string): string {
+  return `select d.id from category_tree r join category_tree d on d.ord between r.ord and r.subtree_end where r.id = ${param}`;
+}
+
+export function createViewLoaders(sql: Sql) {
+  return {
+    itemStats: new DataLoader<number, ItemStats>(async (ids) => {
+      const rows = await sql.rows<{ id: number; review_count: number; review_rating: number | null }>(
+        'select gear_item_id as id, review_count, review_rating from gear_item_stats where gear_item_id = any($1::int[])',
+        [ids],
+      );
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => ({ reviewCount: r.review_count, reviewRating: r.review_rating }), NO_ITEM_STATS);
+    }),
+    categoryStats: new DataLoader<number, CategoryStatsRow>(async (ids) => {
+      const rows = await sql.rows<{ id: number; item_count: number; review_count: number; review_rating: number | null }>(
+        `select category_id as id, item_count, review_count, review_rating
+           from category_stats where category_id = any($1::int[])`,
+        [ids],
+      );
+      return inKeyOrder(
+        ids,
+        rows,
+        (r) => r.id,
+        (r) => ({ itemCount: r.item_count, reviewCount: r.review_count, reviewRating: r.review_rating }),
+        NO_CATEGORY_STATS,
+      );
+    }),
+  };
+}
+
+export type ViewLoaders = ReturnType<typeof createViewLoaders>;
+
+/**
+ * The tree in depth-first pre-order, from `rootId` (itself included) or from every root,
+ * down to `maxDepth` levels below the start (null: all levels).
+ */
+export async function readCategoryTree(sql: Sql, rootId: number | null, maxDepth: number | null): Promise<CategoryTreeEntry[]> {
+  const rows =
+    rootId === null
+      ? await sql.rows<CategoryTreeEntry>(
+          `select id, parent_id as "parentId", name, depth, path from category_tree
+            where ($1::int is null or depth <= $1) order by ord`,
+          [maxDepth],
+        )
+      : await sql.rows<CategoryTreeEntry>(
+          `select d.id, d.parent_id as "parentId", d.name, d.depth, d.path
+             from category_tree r
+             join category_tree d on d.ord between r.ord and r.subtree_end
+            where r.id = $1 and ($2::int is null or d.depth <= r.depth + $2)
+            order by d.ord`,
+          [rootId, maxDepth],
+        );
+  return rows;
+}

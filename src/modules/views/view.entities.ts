@@ -1,0 +1,66 @@
+import { ArrayType, Entity, OneToOne, PrimaryKey, Property } from '@mikro-orm/core';
+import { GearItem } from '../catalog/gear-item.entity';
+import { GearCategory } from '../categories/gear-category.entity';
+
+// Materialized views mapped read-only. They are built by hand-written migrations and kept
+// out of schema diffing (schemaGenerator.skipTables), so these mappings never emit DDL;
+// the 1:1 links to the tables carry no foreign key, since a view cannot have one.
+
+@Entity({ tableName: 'gear_item_stats', readonly: true })
+export class GearItemStats {
+  @OneToOne(() => GearItem, { primary: true, fieldName: 'gear_item_id', createForeignKeyConstraint: false })
+  gearItem!: GearItem;
+
+  @Property({ type: 'integer' })
+  reviewCount!: number;
+
+  /** Unrounded mean; null without reviews. */
+  @Property({ type: 'double', nullable: true })
+  reviewRating!: number | null;
+
+  /** Sum of ratings, so that category_stats can take an exact mean over a subtree. */
+  @Property({ type: 'bigint' })
+  ratingSum!: string;
+}
+
+@Entity({ tableName: 'category_tree', readonly: true })
+export class CategoryTreeRow {
+  @PrimaryKey({ type: 'integer', autoincrement: false })
+  id!: number;
+
+  @Property({ type: 'integer', nullable: true })
+  parentId!: number | null;
+
+  @Property({ type: 'string' })
+  name!: string;
+
+  @Property({ type: 'integer' })
+  depth!: number;
+
+  /** Ids from the root down to this category, itself included. */
+  @Property({ type: ArrayType, columnType: 'integer[]' })
+  path!: number[];
+
+  /** Position in depth-first pre-order (siblings by name, then id). */
+  @Property({ type: 'integer' })
+  ord!: number;
+
+  /** ord of the last category in this one's subtree: the subtree is ord..subtreeEnd. */
+  @Property({ type: 'integer' })
+  subtreeEnd!: number;
+}
+
+@Entity({ tableName: 'category_stats', readonly: true })
+export class CategoryStats {
+  @OneToOne(() => GearCategory, { primary: true, fieldName: 'category_id', createForeignKeyConstraint: false })
+  category!: GearCategory;
+
+  @Property({ type: 'integer' })
+  itemCount!: number;
+
+  @Property({ type: 'integer' })
+  reviewCount!: number;
+
+  @Property({ type: 'double', nullable: true })
+  reviewRating!: number | null;
+}

@@ -1,0 +1,25 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchema } from 'type-graphql';
+import { GearItemConnectionResolver } from './modules/catalog/gear-item.type';
+import { GearItemResolver } from './modules/catalog/gear-item.resolver';
+import { GearReviewConnectionResolver } from './modules/catalog/gear-review.type';
+import { GearReviewResolver } from './modules/catalog/gear-review.resolver';
+import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories/category.resolver';
+
+export const resolvers = [
+  GearItemResolver,
+  GearItemConnectionResolver,
+  GearReviewResolver,
+  GearReviewConnectionResolver,
+  CategoryResolver,
+  CategoryTreeNodeResolver,
+] as const;
+
+export async function createSchema(): Promise<GraphQLSchema> {
+  return buildSchema({ resolvers, validate: false });
+}
+
+/** The SDL committed as schema/schema.graphql: sorted, so that a diff shows real changes. */
+export function printSortedSchema(schema: GraphQLSchema): string {
+  return `# Generated from the code by \`npm run schema\`. Do not edit; a test fails when it drifts.\n\n${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,101 @@
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { unwrapResolverError } from '@apollo/server/errors';
+import express from 'express';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createContext, type AppServices, type Context } from './context';
+import { formatError, isPublicError, mapDatabaseError } from './errors';
+import { createSchema } from './schema';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  apollo: ApolloServer<Context>;
+  /** Stops taking requests, lets the ones in flight finish (bounded), then resolves. */
+  stop(): Promise<void>;
+}
+
+/** Logs every error a client was not meant to cause, under the id the client is given. */
+const errorLogging: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async didEncounterErrors({ errors, contextValue }) {
+        for (const error of errors) {
+          const original = unwrapResolverError(error);
+          if (isPublicError(original) || !original || original === error) continue;
+          if (mapDatabaseError(original)) {
+            contextValue.log.warn({ err: original, path: error.path }, 'database unavailable');
+            continue;
+          }
+          contextValue.log.error({ err: original, path: error.path }, 'unexpected error');
+          // formatError copies this into the response; it holds nothing but our own id.
+          (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+        }
+      },
+    };
+  },
+};
+
+export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
+  const apollo = new ApolloServer<Context>({
+    schema: await createSchema(),
+    formatError,
+    // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
+    introspection: !services.config.isProduction,
+    includeStacktraceInErrorResponses: false,
+    plugins: [errorLogging, ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+  });
+  return apollo;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export async function startServer(services: AppServices): Promise<RunningServer> {
+  const { config, orm, log } = services;
+  const app = express();
+  app.disable('x-powered-by');
+  const httpServer = http.createServer(app);
+  const apollo = await createApollo(services, httpServer);
+  await apollo.start();
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const ok = await Promise.race([
+      orm.isConnected().catch(() => false),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
+    ]);
+    res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
+  });
+  app.use(
+    '/graphql',
+    express.json({ limit: '100kb' }),
+    expressMiddleware(apollo, {
+      context: async ({ req, res }) => {
+        const given = req.header('x-request-id');
+        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', requestId);
+        return createContext(services, { authorization: req.header('authorization'), requestId });
+      },
+    }),
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}/graphql`;
+  log.info({ url }, 'tally is serving');
+  return {
+    url,
+    port,
+    apollo,
+    // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
+    stop: () => apollo.stop(),
+  };
+}
