@@ -172,7 +172,7 @@ describe('category_stats', () => {
           .sort((a, b) => (a.name === b.name ? a.id - b.id : a.name < b.name ? -1 : 1))
           .map((k) => k.id),
       );
-      expect(got.parent === null ? null : Number(got.parent.id)).toBe(c.parent_id);
+      expect(got.parent ? Number(got.parent.id) : null).toBe(c.parent_id);
     }
   });
 
