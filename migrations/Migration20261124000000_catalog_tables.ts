@@ -9,7 +9,7 @@ export class Migration20261124000000_catalog_tables extends Migration {
     this.addSql(`create table "gear_item" ("id" serial primary key, "name" varchar(200) not null, "description" text null, "category_id" int null, "created_at" timestamptz(3) not null default now());`);
     this.addSql(`create index "gear_item_category_id_index" on "gear_item" ("category_id");`);
 
-    this.addSql(`create table "gear_review" ("id" serial primary key, "gear_item_id" int not null, "rating" smallint not null, "body" text null, "created_at" timestamptz(3) not null default now(), constraint gear_review_rating_check check (rating between 1 and 5));`);
+    this.addSql(`create table "gear_review" ("id" serial primary key, "gear_item_id" int not null, "rating" smallint not null, "body" text null, "created_at" timestamptz(3) not null default now(), constraint gear_review_rating_check check (rating >= 1 and rating <= 5));`);
     this.addSql(`create index "gear_review_gear_item_id_created_at_id_index" on "gear_review" ("gear_item_id", "created_at", "id");`);
 
     this.addSql(`alter table "gear_category" add constraint "gear_category_parent_id_foreign" foreign key ("parent_id") references "gear_category" ("id") on update cascade on delete restrict;`);

@@ -4,7 +4,7 @@ import { GearItem } from './gear-item.entity';
 @Entity({ tableName: 'gear_review' })
 // Serves the foreign key and an item's reviews newest first (scanned backwards).
 @Index({ name: 'gear_review_gear_item_id_created_at_id_index', properties: ['gearItem', 'createdAt', 'id'] })
-@Check({ name: 'gear_review_rating_check', expression: 'rating between 1 and 5' })
+@Check({ name: 'gear_review_rating_check', expression: 'rating >= 1 and rating <= 5' })
 export class GearReview {
   @PrimaryKey({ type: 'integer', autoincrement: true })
   id!: number;

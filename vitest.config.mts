@@ -16,7 +16,7 @@ export default defineConfig({
   resolve: {
     // One graphql module for our code and the CommonJS libraries, or graphql-js refuses
     // schemas "from another module or realm".
-    alias: [{ find: /^graphql$/, replacement: resolve(__dirname, 'node_modules/graphql/index.js') }],
+    alias: [{ find: /^graphql$/, replacement: resolve(import.meta.dirname, 'node_modules/graphql/index.js') }],
   },
   test: {
     include: ['test/**/*.test.ts'],
