@@ -1,34 +1,37 @@
 import 'reflect-metadata';
 import { loadConfig } from './config';
 import { createServices } from './context';
-import { openMigratedDatabase } from './database/bootstrap';
+import { openMigratedDatabase, type Database } from './database/bootstrap';
 import { createLogger } from './logger';
-import { startServer } from './server';
+import { startServer, type RunningServer } from './server';
+
+const DRAIN_LIMIT_MS = 10_000;
 
 /** Start-up only: config → database → migrations → server; a graceful stop on signals. */
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  const db = await openMigratedDatabase(config, log);
-  const server = await startServer(createServices(db.orm, config, log)).catch(async (err) => {
-    await db.close();
-    throw err;
-  });
-
+  let db: Promise<Database | null> | undefined;
+  let server: RunningServer | undefined;
   let stopping = false;
+
+  // Registered before anything starts, so that a signal during start-up (say, while the
+  // embedded cluster initialises) still stops what was started.
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping: draining requests');
-    // A request that hangs must not keep the process (and the embedded cluster) alive.
+    // A request that hangs must not keep the process alive: past the drain limit, close the
+    // database anyway (the embedded cluster must not outlive us), then exit non-zero.
     const force = setTimeout(() => {
-      log.error('requests did not finish in 10 s; exiting');
-      process.exit(1);
-    }, 10_000);
+      log.error(`requests did not finish in ${DRAIN_LIMIT_MS / 1000} s; exiting`);
+      setTimeout(() => process.exit(1), 3000).unref();
+      void db?.then((d) => d?.close()).finally(() => process.exit(1));
+    }, DRAIN_LIMIT_MS);
     force.unref();
     try {
-      await server.stop();
-      await db.close();
+      await server?.stop();
+      await (await db)?.close();
       log.info('stopped');
       process.exit(0);
     } catch (err) {
@@ -38,6 +41,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+
+  // A failed start has already closed what it opened (see openMigratedDatabase).
+  db = openMigratedDatabase(config, log).catch((err) => {
+    if (!stopping) throw err;
+    return null;
+  });
+  const opened = await db;
+  if (!opened || stopping) return;
+  try {
+    server = await startServer(createServices(opened.orm, config, log));
+  } catch (err) {
+    await opened.close();
+    throw err;
+  }
 }
 
 main().catch((err) => {

@@ -46,6 +46,8 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
     // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
     introspection: !services.config.isProduction,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns the signals: it drains this server, then closes the pool and the database.
+    stopOnTerminationSignals: false,
     plugins: [errorLogging, ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
   });
   return apollo;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ItemDocument, ItemsPageDocument, ItemsWithReviewsDocument } from './generated/graphql';
-import { createTestApp, type TestApp } from './support/app';
+import { ItemDocument, ItemsPageDocument, ItemsWithReviewsDocument, type ItemQuery, type ItemsPageQuery } from './generated/graphql';
+import { createTestApp, type ExecResult, type TestApp } from './support/app';
 import { addItem, addReviews, refreshViews } from './support/fixtures';
 import { seedCatalog } from '../src/database/seed';
 
@@ -49,7 +49,7 @@ describe('gearItems in the default order', () => {
     const seen: string[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const res = await app.exec(ItemsPageDocument, { first: 37, after });
+      const res: ExecResult<ItemsPageQuery> = await app.exec(ItemsPageDocument, { first: 37, after });
       expect(res.errors).toBeUndefined();
       const page = res.data!.gearItems;
       expect(page.totalCount).toBe(all.length);
@@ -93,7 +93,7 @@ describe('gearItem', () => {
     const got: string[] = [];
     let after: string | null | undefined = null;
     for (;;) {
-      const res = await app.exec(ItemDocument, { id: String(item!.id), reviewsFirst: 4, reviewsAfter: after });
+      const res: ExecResult<ItemQuery> = await app.exec(ItemDocument, { id: String(item!.id), reviewsFirst: 4, reviewsAfter: after });
       expect(res.errors).toBeUndefined();
       const reviews = res.data!.gearItem!.reviews;
       expect(reviews.totalCount).toBe(item!.n);

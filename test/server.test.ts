@@ -66,7 +66,7 @@ describe('HTTP', () => {
 
   it('turns introspection off in production', async () => {
     const res = await post({ query: '{ __schema { types { name } } }' });
-    const body = await res.json();
+    const body = (await res.json()) as { errors: { extensions: { code: string } }[] };
     expect(body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 });

