@@ -30,6 +30,10 @@ const schema = z.object({
   EMBEDDED_PG_PORT: z.preprocess(emptyAsUndefined, int(1024, 65535).default(54329)),
   EMBEDDED_PG_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('.data/postgres')),
   DEMO_DATA: bool,
+  MAX_QUERY_DEPTH: z.preprocess(emptyAsUndefined, int(2, 100).default(12)),
+  MAX_QUERY_COMPLEXITY: z.preprocess(emptyAsUndefined, int(10, 10_000_000).default(10_000)),
+  MAX_ALIASES: z.preprocess(emptyAsUndefined, int(1, 1000).default(30)),
+  MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, int(1024, 50 * 1024 * 1024).default(100 * 1024)),
   OPS_TOKEN: optionalString,
   CURSOR_SECRET: optionalString,
 });
@@ -46,6 +50,7 @@ export type Config = Readonly<{
   embedded: { port: number; dataDir: string };
   /** Demo data is loaded into an empty catalog only on the embedded default, unless set. */
   demoData?: boolean;
+  limits: { maxDepth: number; maxComplexity: number; maxAliases: number; maxBodyBytes: number };
   opsToken?: string;
   cursorSecret: string;
 }>;
@@ -68,6 +73,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolMax: e.DB_POOL_MAX,
     embedded: { port: e.EMBEDDED_PG_PORT, dataDir: e.EMBEDDED_PG_DATA_DIR },
     demoData: e.DEMO_DATA,
+    limits: {
+      maxDepth: e.MAX_QUERY_DEPTH,
+      maxComplexity: e.MAX_QUERY_COMPLEXITY,
+      maxAliases: e.MAX_ALIASES,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+    },
     opsToken: e.OPS_TOKEN,
     // Cursors are signed so that a tampered one is rejected; the key need not be secret
     // from ops, only stable across restarts and instances.

@@ -8,6 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
 import { formatError, isPublicError, mapDatabaseError } from './errors';
+import { complexityPlugin, limitRules } from './limits';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -40,15 +41,18 @@ const errorLogging: ApolloServerPlugin<Context> = {
 };
 
 export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
+  const schema = await createSchema();
+  const { limits } = services.config;
   const apollo = new ApolloServer<Context>({
-    schema: await createSchema(),
+    schema,
+    validationRules: limitRules(limits),
     formatError,
     // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
     introspection: !services.config.isProduction,
     includeStacktraceInErrorResponses: false,
     // main.ts owns the signals: it drains this server, then closes the pool and the database.
     stopOnTerminationSignals: false,
-    plugins: [errorLogging, ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    plugins: [errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
   });
   return apollo;
 }
@@ -75,7 +79,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   });
   app.use(
     '/graphql',
-    express.json({ limit: '100kb' }),
+    express.json({ limit: config.limits.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const given = req.header('x-request-id');
@@ -85,6 +89,18 @@ export async function startServer(services: AppServices): Promise<RunningServer>
       },
     }),
   );
+
+  // Express's own error pages are HTML with a stack in development: answer JSON instead.
+  app.use((err: { type?: string; status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    const [status, code, message] =
+      err.type === 'entity.too.large'
+        ? [413, 'BAD_USER_INPUT', `The request body is over ${config.limits.maxBodyBytes} bytes`]
+        : err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported'
+          ? [400, 'BAD_USER_INPUT', 'The request body is not valid JSON']
+          : [500, 'INTERNAL_SERVER_ERROR', 'Internal server error'];
+    if (status === 500) log.error({ err }, 'unexpected HTTP error');
+    res.status(status).json({ errors: [{ message, extensions: { code } }] });
+  });
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

@@ -70,3 +70,44 @@ describe('HTTP', () => {
     expect(body.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 });
+
+describe('request limits', () => {
+  const deep = (levels: number) => {
+    let q = 'id';
+    for (let i = 0; i < levels; i++) q = `parent { ${q} }`;
+    return `{ category(id: "1") { ${q} } }`;
+  };
+
+  it('refuses a query nested deeper than the limit before running anything', async () => {
+    const { maxDepth } = app.config.limits;
+    const ok = await app.exec(deep(maxDepth - 2));
+    expect(ok.errors).toBeUndefined();
+    const res = await app.exec(deep(maxDepth + 1));
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.statements).toBe(0);
+  });
+
+  it('refuses a query whose pages multiply past the cost limit', async () => {
+    const res = await app.exec('{ gearItems(first: 100) { edges { node { reviews(first: 100) { edges { node { id rating body } } } } } } }');
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: app.config.limits.maxComplexity });
+    expect(res.statements).toBe(0);
+    const fine = await app.exec('{ gearItems(first: 50) { edges { node { id reviewCount reviews(first: 5) { totalCount } } } } }');
+    expect(fine.errors).toBeUndefined();
+  });
+
+  it('refuses more aliases than the limit', async () => {
+    const many = Array.from({ length: app.config.limits.maxAliases + 1 }, (_, i) => `a${i}: gearItem(id: "1") { id }`).join(' ');
+    const res = await app.exec(`{ ${many} }`);
+    expect(res.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(res.statements).toBe(0);
+  });
+
+  it('answers an oversized or malformed body with a JSON error', async () => {
+    const big = await post({ query: `{ __typename }`, padding: 'x'.repeat(app.config.limits.maxBodyBytes) });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
+    const broken = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": ' });
+    expect(broken.status).toBe(400);
+    expect(await broken.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
+  });
+});

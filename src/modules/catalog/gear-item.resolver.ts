@@ -6,7 +6,7 @@ import { GearItemFilter, GearItemOrder } from './gear-item.inputs';
 import { listItems, listReviews } from './gear-item.service';
 import { GearItemConnection, GearItemNode } from './gear-item.type';
 import { GearReviewConnection } from './gear-review.type';
-import type { Page } from '../common/connection';
+import { pageComplexity, type Page } from '../common/connection';
 import type { GearReviewNode } from './gear-review.type';
 
 @Resolver(() => GearItemNode)
@@ -22,6 +22,7 @@ first: 0..100, else BAD_USER_INPUT. after: a cursor from this same query
 (same filter and orderBy), else BAD_USER_INPUT.
 Order: the orderBy terms in turn, then id ascending as the last tie-breaker.
 Default order: id ascending. reviewRating nulls sort last in either direction.`,
+    complexity: pageComplexity,
   })
   gearItems(
     @Ctx() ctx: Context,
@@ -48,7 +49,10 @@ Default order: id ascending. reviewRating nulls sort last in either direction.`,
     return (await ctx.loaders.itemStats.load(item.id)).reviewRating;
   }
 
-  @FieldResolver(() => GearReviewConnection, { description: 'Newest first (createdAt, then id, descending). first: 0..100.' })
+  @FieldResolver(() => GearReviewConnection, {
+    description: 'Newest first (createdAt, then id, descending). first: 0..100.',
+    complexity: pageComplexity,
+  })
   reviews(
     @Root() item: GearItemNode,
     @Ctx() ctx: Context,

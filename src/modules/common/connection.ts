@@ -1,4 +1,5 @@
 import { Field, FieldResolver, Int, ObjectType, Resolver, Root, type ClassType } from 'type-graphql';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { BadUserInputError } from '../../errors';
 
 export const MAX_PAGE_SIZE = 100;
@@ -84,3 +85,12 @@ export function toPage<R, T>(
     countAll,
   };
 }
+
+/**
+ * Query cost of a connection field: what one element costs times the page size asked for
+ * (clamped to what checkFirst accepts; out-of-range sizes get their own error), plus one.
+ */
+export const pageComplexity: ComplexityEstimator = ({ args, childComplexity }) => {
+  const first = typeof args.first === 'number' ? args.first : 20;
+  return 1 + childComplexity * Math.min(Math.max(first, 0), MAX_PAGE_SIZE);
+};
