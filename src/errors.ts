@@ -79,7 +79,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     return { ...base, extensions: { ...original.extensions } };
   }
   if (original instanceof GraphQLError || original == null) {
-    return { ...base, extensions: { code: formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR' } };
+    // Without a path it is about the request itself (parse, validation, variable coercion),
+    // which Apollo does not always code: the client's to fix. With one, it is ours.
+    const given = formatted.extensions?.code;
+    const code = formatted.path ? (given ?? 'INTERNAL_SERVER_ERROR') : given && given !== 'INTERNAL_SERVER_ERROR' ? given : 'BAD_USER_INPUT';
+    return { ...base, extensions: { code } };
   }
   const mapped = mapDatabaseError(original);
   if (mapped) return { ...base, message: mapped.message, extensions: { ...mapped.extensions } };

@@ -3,6 +3,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
+import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,7 +27,9 @@ const errorLogging: ApolloServerPlugin<Context> = {
       async didEncounterErrors({ errors, contextValue }) {
         for (const error of errors) {
           const original = unwrapResolverError(error);
-          if (isPublicError(original) || !original || original === error) continue;
+          // Public errors and GraphQL's own request errors (parse, validation, coercion: no
+          // path) are the client's; everything else is ours to look at.
+          if (isPublicError(original) || !original || (original instanceof GraphQLError && !error.path)) continue;
           if (mapDatabaseError(original)) {
             contextValue.log.warn({ err: original, path: error.path }, 'database unavailable');
             continue;

@@ -74,6 +74,8 @@ export async function seedCatalog(sql: Sql, s: SeedSizes, progress: (msg: string
       where b.n > 0`,
     [s.reviews, s.unreviewedShare],
   );
+  // Fresh statistics, so the planner knows the sizes at once (autovacuum may be slow or off).
+  await sql.rows('analyze gear_category, gear_item, gear_review');
   const [{ items, reviews }] = await sql.rows<{ items: number; reviews: number }>(
     'select (select count(*)::int from gear_item) as items, (select count(*)::int from gear_review) as reviews',
   );
