@@ -2,7 +2,7 @@ import { BadUserInputError } from '../../errors';
 import type { CursorValue } from '../common/cursor';
 import { SqlConditions, checkText, containsPattern, OrderDirection } from '../common/filters';
 import { parseOptionalId } from '../common/ids';
-import { ITEMS_WITH_STATS_SQL, ratingSortKey, subtreeIdsSql } from '../views/view-reads';
+import { ITEMS_WITH_STATS_PARTS, ratingSortKey, subtreeIdsSql } from '../views/view-reads';
 import { GearItemOrderField, type GearItemFilter, type GearItemOrder } from './gear-item.inputs';
 
 // Builds the one statement that filters, sorts and pages items in PostgreSQL (keyset, no
@@ -42,10 +42,14 @@ export interface Term {
   dir: OrderDirection;
 }
 
-/** The orderBy terms in force: as given, cut after ID (a unique key), then ID ascending. */
+/**
+ * The orderBy terms in force: as given, without repeats of a field (they can never decide),
+ * cut after ID (a unique key), then ID ascending.
+ */
 export function normalizeOrder(orderBy: readonly GearItemOrder[] | null | undefined): Term[] {
   const terms: Term[] = [];
   for (const o of orderBy ?? []) {
+    if (terms.some((t) => t.field === o.field)) continue;
     const term = { field: o.field, dir: o.direction ?? OrderDirection.ASC };
     terms.push(term);
     if (term.field === GearItemOrderField.ID) return terms;
@@ -101,6 +105,13 @@ export function decodeKey(key: CursorValue[], terms: Term[], field: string): Cur
   return key;
 }
 
+const COLUMNS = 'x.id, x.name, x.description, x.category_id, x.created_at, x.review_count, x.review_rating';
+
+/**
+ * Each part of the item list (see ITEMS_WITH_STATS_PARTS) filtered, sorted and cut to
+ * `limit` on its own, so the view's sort indexes serve it; then the parts' rows, at most
+ * `limit` each, merged in the same order and cut again.
+ */
 export function pageQuery(filter: SqlConditions, terms: Term[], after: CursorValue[] | null, limit: number) {
   const c = new SqlConditions([...filter.params]);
   filter.conditions.forEach((cond) => c.add(cond));
@@ -108,14 +119,15 @@ export function pageQuery(filter: SqlConditions, terms: Term[], after: CursorVal
   const order = terms
     .map((t) => `${FIELDS[t.field].key(`x.${FIELDS[t.field].column}`, t.dir)} ${t.dir === OrderDirection.DESC ? 'desc' : 'asc'}`)
     .join(', ');
-  const text = `select x.id, x.name, x.description, x.category_id, x.created_at, x.review_count, x.review_rating
-      from ${ITEMS_WITH_STATS_SQL} x
-      ${c.where()}
-     order by ${order}
-     limit ${c.param(limit, 'int')}`;
+  const limitParam = c.param(limit, 'int');
+  const tail = `order by ${order} limit ${limitParam}`;
+  const parts = ITEMS_WITH_STATS_PARTS.map((part) => `(select ${COLUMNS} from (${part}) x ${c.where()} ${tail})`);
+  const text = `select ${COLUMNS} from (${parts.join(' union all ')}) x ${tail}`;
   return { text, params: c.params };
 }
 
+/** Every match, counted in each part on its own (so the filter can use the parts' indexes). */
 export function countQuery(filter: SqlConditions) {
-  return { text: `select count(*)::int as n from ${ITEMS_WITH_STATS_SQL} x ${filter.where()}`, params: filter.params };
+  const counts = ITEMS_WITH_STATS_PARTS.map((part) => `(select count(*) from (${part}) x ${filter.where()})`);
+  return { text: `select (${counts.join(' + ')})::int as n`, params: filter.params };
 }

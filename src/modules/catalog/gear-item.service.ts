@@ -32,7 +32,9 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Page
   const first = checkFirst(args.first);
   const filter = filterConditions(args.filter);
   const terms = normalizeOrder(args.orderBy);
-  const scope = `gearItems:${canonicalJson({ filter: args.filter ?? null, terms })}`;
+  // Bound to the filter as it runs (its SQL and parameters), so filters that say the same
+  // ({} and none, "01" and "1") share cursors and any other filter refuses them.
+  const scope = `gearItems:${canonicalJson({ filter: [filter.conditions, filter.params], terms })}`;
   const after = args.after == null ? null : decodeKey(ctx.cursors.decode(args.after, scope, 'after'), terms, 'after');
 
   const query = pageQuery(filter, terms, after, first + 1);

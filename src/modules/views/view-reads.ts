@@ -29,22 +29,24 @@ export const NO_ITEM_STATS: ItemStats = Object.freeze({ reviewCount: 0, reviewRa
 export const NO_CATEGORY_STATS: CategoryStatsRow = Object.freeze({ itemCount: 0, reviewCount: 0, reviewRating: null });
 
 /**
- * Every item with its cached aggregates, as a subquery with the columns of gear_item plus
- * review_count and review_rating. Items the view holds come from an inner join driven by
- * the view (so its sort indexes serve ORDER BY ... LIMIT); items created since the last
- * refresh are listed in gear_item_stats_pending (kept by a trigger) and read as 0 / null.
- * A LEFT JOIN from gear_item would say the same but force a sort of every item.
+ * Every item with its cached aggregates, as two queries with the columns of gear_item plus
+ * review_count and review_rating, whose UNION ALL lists each item once. Items the view
+ * holds come from a join driven by the view (so its sort indexes serve ORDER BY ... LIMIT);
+ * items created since the last refresh are listed in gear_item_stats_pending (kept by a
+ * trigger) and read as 0 / null. A LEFT JOIN from gear_item would say the same but force a
+ * sort of every item. PostgreSQL pushes neither an outer ORDER BY ... LIMIT nor a semi-join
+ * (IN (subquery)) into UNION ALL parts that are joins: filter, sort and limit each part on
+ * its own, then merge.
  */
-export const ITEMS_WITH_STATS_SQL = `(
-    select i.id, i.name, i.description, i.category_id, i.created_at, s.review_count, s.review_rating
+export const ITEMS_WITH_STATS_PARTS = [
+  `select i.id, i.name, i.description, i.category_id, i.created_at, s.review_count, s.review_rating
       from gear_item_stats s
-      join gear_item i on i.id = s.gear_item_id
-    union all
-    select i.id, i.name, i.description, i.category_id, i.created_at, 0, null::float8
+      join gear_item i on i.id = s.gear_item_id`,
+  `select i.id, i.name, i.description, i.category_id, i.created_at, 0 as review_count, null::float8 as review_rating
       from gear_item_stats_pending p
       join gear_item i on i.id = p.gear_item_id
-     where not exists (select 1 from gear_item_stats s where s.gear_item_id = p.gear_item_id)
-  )`;
+     where not exists (select 1 from gear_item_stats s where s.gear_item_id = p.gear_item_id)`,
+] as const;
 
 /**
  * The sort key for a mean rating: nulls become -Infinity descending and +Infinity
@@ -55,9 +57,14 @@ export function ratingSortKey(expr: string, direction: 'ASC' | 'DESC'): string {
   return `coalesce(${expr}, '${direction === 'DESC' ? '-Infinity' : 'Infinity'}'::float8)`;
 }
 
-/** SQL for the ids of category $n and every category below it (from category_tree). */
+/**
+ * SQL for the ids of category $n and every category below it (from category_tree): those
+ * whose path holds it. Unlike an ord range, the planner's array statistics on path tell a
+ * leaf's subtree from a root's, so it can pick between walking a sort index and sorting
+ * the few items of a small subtree.
+ */
 export function subtreeIdsSql(param: string): string {
-  return `select d.id from category_tree r join category_tree d on d.ord between r.ord and r.subtree_end where r.id = ${param}`;
+  return `select d.id from category_tree d where d.path @> array[${param}]`;
 }
 
 export function createViewLoaders(sql: Sql) {
@@ -87,6 +94,14 @@ export function createViewLoaders(sql: Sql) {
 }
 
 export type ViewLoaders = ReturnType<typeof createViewLoaders>;
+
+// Every view loader by name; the type makes a new loader fail to compile until it is listed.
+const VIEW_LOADER_KEYS: Record<keyof ViewLoaders, true> = { itemStats: true, categoryStats: true };
+
+/** Forgets what the request's view loaders hold (of all its loaders): after a refresh it is out of date. */
+export function clearViewLoaders(loaders: ViewLoaders): void {
+  for (const key of Object.keys(VIEW_LOADER_KEYS) as (keyof ViewLoaders)[]) loaders[key].clearAll();
+}
 
 /**
  * The tree in depth-first pre-order, from `rootId` (itself included) or from every root,
