@@ -1,11 +1,13 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261124000000_catalog_tables } from './Migration20261124000000_catalog_tables';
 import { Migration20261124000100_materialized_views } from './Migration20261124000100_materialized_views';
+import { Migration20261124001000_view_freshness } from './Migration20261124001000_view_freshness';
 import { Migration20261124002000_item_query_indexes } from './Migration20261124002000_item_query_indexes';
 
 /** Every migration, in order. A new one is added here as well as written to this folder. */
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124000000_catalog_tables', class: Migration20261124000000_catalog_tables },
   { name: 'Migration20261124000100_materialized_views', class: Migration20261124000100_materialized_views },
+  { name: 'Migration20261124001000_view_freshness', class: Migration20261124001000_view_freshness },
   { name: 'Migration20261124002000_item_query_indexes', class: Migration20261124002000_item_query_indexes },
 ];

@@ -36,6 +36,9 @@ const schema = z.object({
   MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, int(1024, 50 * 1024 * 1024).default(100 * 1024)),
   OPS_TOKEN: optionalString,
   CURSOR_SECRET: optionalString,
+  REFRESH_INTERVAL_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
+  REFRESH_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
+  REFRESH_LOCK_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
 });
 
 export type Config = Readonly<{
@@ -53,6 +56,14 @@ export type Config = Readonly<{
   limits: { maxDepth: number; maxComplexity: number; maxAliases: number; maxBodyBytes: number };
   opsToken?: string;
   cursorSecret: string;
+  refresh: {
+    /** Refresh the stale views on this period; null: no scheduled refresh. */
+    intervalSeconds: number | null;
+    /** statement_timeout of each REFRESH MATERIALIZED VIEW (ms). */
+    statementTimeoutMs: number;
+    /** How long a refresh waits for another refresher of the same views (ms). */
+    lockTimeoutMs: number;
+  };
 }>;
 
 /** Parses the environment once; throws one error listing every bad variable. */
@@ -83,5 +94,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // Cursors are signed so that a tampered one is rejected; the key need not be secret
     // from ops, only stable across restarts and instances.
     cursorSecret: e.CURSOR_SECRET ?? 'tally-cursor-v1',
+    refresh: {
+      intervalSeconds: e.REFRESH_INTERVAL_SECONDS ? e.REFRESH_INTERVAL_SECONDS : null,
+      statementTimeoutMs: e.REFRESH_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: e.REFRESH_LOCK_TIMEOUT_MS,
+    },
   });
 }

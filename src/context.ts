@@ -7,6 +7,7 @@ import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
 import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
 import { createViewLoaders } from './modules/views/view-reads';
+import { ViewService } from './modules/views/views.service';
 
 export function createLoaders(sql: Sql) {
   return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
@@ -19,6 +20,8 @@ export interface AppServices {
   config: Config;
   log: Logger;
   cursors: CursorCodec;
+  /** The materialized views: registry, refresh, freshness, schedule. */
+  views: ViewService;
 }
 
 /** Everything a resolver may use, made fresh for each request. */
@@ -32,12 +35,13 @@ export interface Context {
   cursors: CursorCodec;
   config: Config;
   log: Logger;
+  views: ViewService;
   /** SQL statements this request sent (the batching tests and the benchmark read it). */
   statements: { count: number };
 }
 
 export function createServices(orm: MikroORM, config: Config, log: Logger): AppServices {
-  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret) };
+  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret), views: new ViewService(orm, config, log) };
 }
 
 export function createContext(
@@ -57,6 +61,7 @@ export function createContext(
     cursors: services.cursors,
     config: services.config,
     log: services.log.child({ requestId }),
+    views: services.views,
     statements,
   };
 }

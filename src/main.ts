@@ -3,6 +3,8 @@ import { loadConfig } from './config';
 import { createServices } from './context';
 import { openMigratedDatabase, type Database } from './database/bootstrap';
 import { createLogger } from './logger';
+import { withDevOpsToken } from './modules/auth/ops-token';
+import type { ViewService } from './modules/views/views.service';
 import { startServer, type RunningServer } from './server';
 
 const DRAIN_LIMIT_MS = 10_000;
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel);
   let db: Promise<Database | null> | undefined;
   let server: RunningServer | undefined;
+  let views: ViewService | undefined;
   let stopping = false;
 
   // Registered before anything starts, so that a signal during start-up (say, while the
@@ -30,6 +33,7 @@ async function main(): Promise<void> {
     }, DRAIN_LIMIT_MS);
     force.unref();
     try {
+      views?.stop();
       await server?.stop();
       await (await db)?.close();
       log.info('stopped');
@@ -50,7 +54,11 @@ async function main(): Promise<void> {
   const opened = await db;
   if (!opened || stopping) return;
   try {
-    server = await startServer(createServices(opened.orm, config, log));
+    const services = createServices(opened.orm, await withDevOpsToken(config, log), log);
+    // Checks the views (failing fast, naming what is missing) and starts the refresh schedule.
+    views = services.views;
+    await views.start();
+    server = await startServer(services);
   } catch (err) {
     await opened.close();
     throw err;

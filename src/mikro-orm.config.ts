@@ -6,9 +6,10 @@ import { GearItem } from './modules/catalog/gear-item.entity';
 import { GearReview } from './modules/catalog/gear-review.entity';
 import { GearCategory } from './modules/categories/gear-category.entity';
 import { CategoryStats, CategoryTreeRow, GearItemStats } from './modules/views/view.entities';
+import { ViewRefreshLog } from './modules/views/view-refresh-log.entity';
 import { MANAGED_VIEW_NAMES, VIEW_SIDE_TABLES } from './modules/views/view-names';
 
-export const entities = [GearCategory, GearItem, GearReview, GearItemStats, CategoryTreeRow, CategoryStats];
+export const entities = [GearCategory, GearItem, GearReview, GearItemStats, CategoryTreeRow, CategoryStats, ViewRefreshLog];
 
 /** The one MikroORM configuration: used by the server, the CLI (default export) and the tests. */
 export function createOrmConfig(clientUrl: string, overrides: Partial<Options> = {}): Options {
@@ -39,7 +40,7 @@ export function createOrmConfig(clientUrl: string, overrides: Partial<Options> =
 }
 
 /** For the MikroORM CLI: DATABASE_URL, else the embedded cluster started by `npm start`. */
-function cliUrl(): string {
+export function cliUrl(): string {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   const dataDir = process.env.EMBEDDED_PG_DATA_DIR ?? '.data/postgres';
   const secret = `${dataDir.replace(/\/+$/, '')}.password`;

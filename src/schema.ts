@@ -5,6 +5,9 @@ import { GearItemResolver } from './modules/catalog/gear-item.resolver';
 import { GearReviewConnectionResolver } from './modules/catalog/gear-review.type';
 import { GearReviewResolver } from './modules/catalog/gear-review.resolver';
 import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories/category.resolver';
+import { CatalogMutationResolver } from './modules/catalog/catalog.mutations';
+import { CategoryMutationResolver } from './modules/categories/category.mutations';
+import { ViewResolver } from './modules/views/view.resolver';
 
 export const resolvers = [
   GearItemResolver,
@@ -13,6 +16,9 @@ export const resolvers = [
   GearReviewConnectionResolver,
   CategoryResolver,
   CategoryTreeNodeResolver,
+  CatalogMutationResolver,
+  CategoryMutationResolver,
+  ViewResolver,
 ] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {

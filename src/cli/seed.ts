@@ -5,7 +5,7 @@ import { openMigratedDatabase } from '../database/bootstrap';
 import { Sql } from '../database/database';
 import { DEMO_SIZES, catalogIsEmpty, seedCatalog, type SeedSizes } from '../database/seed';
 import { createLogger } from '../logger';
-import { refreshAllPlain } from '../modules/views/refresh';
+import { refreshAllViews } from '../modules/views/refresh';
 
 const USAGE = `npm run seed -- [--items N] [--reviews N] [--roots N] [--branching N] [--depth N] [--unreviewed 0..1] [--force]
 Loads generated gear into the catalog of DATABASE_URL (or the embedded database), then
@@ -53,7 +53,7 @@ async function main() {
     const started = Date.now();
     const counts = await seedCatalog(sql, sizes, (m) => console.log(`seeding ${m}`));
     console.log('refreshing views');
-    await refreshAllPlain(sql);
+    await refreshAllViews(sql, { by: 'seed', log });
     console.log(`done in ${((Date.now() - started) / 1000).toFixed(1)} s:`, counts);
   } finally {
     await db.close();

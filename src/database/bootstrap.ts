@@ -1,7 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { refreshAllPlain } from '../modules/views/refresh';
+import { refreshAllViews } from '../modules/views/refresh';
 import { Sql, migrateUp, openDatabase } from './database';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
 import { DEMO_SIZES, catalogIsEmpty, seedCatalog } from './seed';
@@ -35,7 +35,8 @@ export async function openMigratedDatabase(config: Config, log: Logger): Promise
     const sql = Sql.of(orm.em.fork());
     if ((config.demoData ?? embedded !== null) && (await catalogIsEmpty(sql))) {
       const counts = await seedCatalog(sql, DEMO_SIZES, (m) => log.info(`demo data: ${m}`));
-      await refreshAllPlain(sql);
+      const { statementTimeoutMs, lockTimeoutMs } = config.refresh;
+      await refreshAllViews(sql, { by: 'startup', log, statementTimeoutMs, lockTimeoutMs });
       log.info(counts, 'demo data loaded and views populated');
     }
   } catch (err) {

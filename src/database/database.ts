@@ -66,6 +66,15 @@ export class Sql {
     const rows = await this.rows<T>(text, values);
     return rows[0] ?? null;
   }
+
+  /**
+   * Runs `fn` in one transaction on one connection (knex's transaction client hands the
+   * same connection to every statement): committed when `fn` resolves, rolled back when it
+   * throws.
+   */
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.knex.transaction((trx) => fn(new Sql(trx, this.onStatement)));
+  }
 }
 
 interface PgConnection {

@@ -1,5 +1,6 @@
 import type { Sql } from '../../src/database/database';
-import { refreshAllPlain } from '../../src/modules/views/refresh';
+import { createLogger } from '../../src/logger';
+import { refreshAllViews } from '../../src/modules/views/refresh';
 
 /** Inserts a category and returns its id. */
 export async function addCategory(sql: Sql, name: string, parentId: number | null = null): Promise<number> {
@@ -33,4 +34,5 @@ export async function addReviews(sql: Sql, itemId: number, ratings: number[], st
   }
 }
 
-export const refreshViews = (sql: Sql) => refreshAllPlain(sql);
+/** Refreshes every view as the server would (locks, log), quietly. */
+export const refreshViews = (sql: Sql) => refreshAllViews(sql, { by: 'seed', log: createLogger('silent') });

@@ -1,0 +1,110 @@
+import type { MikroORM } from '@mikro-orm/postgresql';
+import type { Config } from '../../config';
+import { Sql } from '../../database/database';
+import type { Logger } from '../../logger';
+import { ViewRefreshError, refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
+import { loadViewRegistry, type ViewRegistry } from './view-registry';
+import { readViewStatuses, type ViewStatus } from './view-status';
+
+/**
+ * The views for the whole server: the registry (read from the catalog once, at start-up),
+ * refresh runs, freshness, and the optional schedule.
+ *
+ * Runs from one server go one at a time (so waiting refreshers hold no pooled connection);
+ * runs from several servers are kept apart by the advisory locks (see refresh.ts).
+ */
+export class ViewService {
+  private registryLoad: Promise<ViewRegistry> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly config: Config,
+    private readonly log: Logger,
+  ) {}
+
+  /** The managed views as the catalog has them; fails, naming what is missing, if it lacks any. */
+  registry(): Promise<ViewRegistry> {
+    this.registryLoad ??= loadViewRegistry(this.sql()).catch((err) => {
+      this.registryLoad = null;
+      throw err;
+    });
+    return this.registryLoad;
+  }
+
+  async statuses(sql: Sql = this.sql()): Promise<ViewStatus[]> {
+    return readViewStatuses(sql, await this.registry());
+  }
+
+  /** Refreshes the named views (all when null) and their dependants; see refreshViews. */
+  async refresh(
+    request: { views?: readonly string[] | null; concurrently?: boolean; onlyStale?: boolean },
+    by: RefreshedBy,
+    log: Logger = this.log,
+    sql: Sql = this.sql(),
+  ): Promise<ViewRefreshResult[]> {
+    const registry = await this.registry();
+    // Unknown names are rejected here, before the run waits its turn.
+    registry.withDependants(request.views);
+    return this.oneAtATime(() =>
+      refreshViews(sql, registry, {
+        ...request,
+        by,
+        log,
+        statementTimeoutMs: this.config.refresh.statementTimeoutMs,
+        lockTimeoutMs: this.config.refresh.lockTimeoutMs,
+      }),
+    );
+  }
+
+  /**
+   * Refreshes the views that are stale, rechecking each under the locks: when several
+   * servers run the schedule, whichever gets a view's lock first refreshes it and the
+   * others, finding it fresh, skip it.
+   */
+  async refreshStale(by: RefreshedBy = 'schedule'): Promise<ViewRefreshResult[]> {
+    const stale = (await this.statuses()).filter((s) => s.stale).map((s) => s.name);
+    if (!stale.length) return [];
+    return this.refresh({ views: stale, onlyStale: true }, by);
+  }
+
+  /** Start-up: checks the views (failing fast) and starts the schedule when configured. */
+  async start(): Promise<void> {
+    const registry = await this.registry();
+    const seconds = this.config.refresh.intervalSeconds;
+    this.log.info({ views: registry.names, refreshIntervalSeconds: seconds }, 'materialized views checked');
+    if (seconds && !this.timer) this.schedule(seconds * 1000);
+  }
+
+  /** Stops the schedule; a run in progress finishes (or is rolled back when the pool closes). */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    // The next run is planned when this one ends, so runs never pile up behind a slow one.
+    this.timer = setTimeout(() => {
+      this.refreshStale('schedule')
+        .catch((err) => {
+          // refreshViews has logged its own failures, naming the view.
+          if (!(err instanceof ViewRefreshError)) this.log.error({ err }, 'scheduled refresh failed');
+        })
+        .finally(() => {
+          if (this.timer) this.schedule(ms);
+        });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private oneAtATime<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private sql(): Sql {
+    return Sql.of(this.orm.em.fork());
+  }
+}
