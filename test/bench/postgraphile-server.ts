@@ -1,0 +1,55 @@
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+
+/**
+ * PostGraphile 4 over the benchmark database, configured as its documentation recommends for
+ * production, plus what the same page needs: nulls last in orderBy, the connection-filter
+ * plugin for the comparisons, and smart tags giving the views their primary keys and
+ * relations (from a plugin rather than smart comments on the views: tally keeps each view's
+ * definition version in its comment). It is loaded from test/bench/postgraphile/, its own
+ * install: PostGraphile 4 needs graphql 15 in a single copy, and tally's tree holds graphql 16.
+ *
+ *   BENCH_DATABASE_URL=… BENCH_PORT=… BENCH_POSTGRAPHILE_DIR=test/bench/postgraphile node dist/test/bench/postgraphile-server.js
+ */
+const url = process.env.BENCH_DATABASE_URL;
+const port = Number(process.env.BENCH_PORT);
+const dir = process.env.BENCH_POSTGRAPHILE_DIR;
+if (!url || !port || !dir) throw new Error('set BENCH_DATABASE_URL, BENCH_PORT and BENCH_POSTGRAPHILE_DIR');
+
+const load = createRequire(join(resolve(dir), 'package.json'));
+const { postgraphile } = load('postgraphile');
+const ConnectionFilterPlugin = load('postgraphile-plugin-connection-filter');
+const { makeJSONPgSmartTagsPlugin } = load('graphile-utils');
+const ViewKeysPlugin = makeJSONPgSmartTagsPlugin({
+  version: 1,
+  config: {
+    class: {
+      gear_item_stats: { tags: { primaryKey: 'gear_item_id', foreignKey: '(gear_item_id) references gear_item (id)' } },
+      category_tree: { tags: { primaryKey: 'id' } },
+      category_stats: { tags: { primaryKey: 'category_id', foreignKey: '(category_id) references category_tree (id)' } },
+    },
+  },
+});
+const named = new URL(url);
+named.searchParams.set('application_name', 'bench-postgraphile');
+const middleware = postgraphile(named.toString(), 'public', {
+  appendPlugins: [ConnectionFilterPlugin, ViewKeysPlugin],
+  graphileBuildOptions: { orderByNullsLast: true },
+  disableDefaultMutations: true,
+  subscriptions: false,
+  watchPg: false,
+  retryOnInitFail: false,
+  dynamicJson: true,
+  setofFunctionsContainNulls: false,
+  ignoreRBAC: false,
+  legacyRelations: 'omit',
+  disableQueryLog: true,
+  graphiql: false,
+});
+const server = http.createServer(middleware);
+server.listen(port, '127.0.0.1');
+process.on('SIGTERM', () => {
+  server.close();
+  void middleware.release().then(() => process.exit(0));
+});
