@@ -88,7 +88,10 @@ export async function startServer(services: AppServices): Promise<RunningServer>
         const given = req.header('x-request-id');
         const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
         res.setHeader('x-request-id', requestId);
-        return createContext(services, { authorization: req.header('authorization'), requestId });
+        // Node keeps only the first of repeated Authorization headers; joined, they match no
+        // bearer token, so an ambiguous request is refused rather than read one way.
+        const authorization = req.headersDistinct.authorization?.join(', ');
+        return createContext(services, { authorization, requestId });
       },
     }),
   );

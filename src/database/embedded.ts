@@ -5,6 +5,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import type { Logger } from 'pino';
 
+let signalsUnhooked = false;
+
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` maintenance database. */
   adminUrl: string;
@@ -45,7 +47,12 @@ export async function startEmbeddedPostgres(
   // The package stops every cluster as soon as a signal arrives (through async-exit-hook),
   // which would cut off requests still draining. main.ts owns the signals and stops the
   // cluster last; the package's hook still runs when the process exits by other means.
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
+  // Once per process: async-exit-hook throws when asked to unhook a signal a second time
+  // (a second start, e.g. after stopping the cluster for an outage drill).
+  if (!signalsUnhooked) {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) exitHook.unhookEvent(signal);
+    signalsUnhooked = true;
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,

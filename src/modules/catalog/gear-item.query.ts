@@ -78,8 +78,8 @@ export function filterConditions(filter: GearItemFilter | null | undefined): Sql
     const text = checkText(filter.nameContains, 'filter.nameContains', 200);
     if (text !== '') c.add(`x.name ilike ${c.param(containsPattern(text), 'text')}`);
   }
-  c.compare('x.review_count', filter.reviewCount, 'int');
-  c.compare('x.review_rating', filter.reviewRating, 'float8');
+  c.compare('x.review_count', filter.reviewCount, 'int', 'filter.reviewCount');
+  c.compare('x.review_rating', filter.reviewRating, 'float8', 'filter.reviewRating');
   return c;
 }
 

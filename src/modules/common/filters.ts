@@ -56,11 +56,14 @@ export class SqlConditions {
   }
 
   /** Every given comparison of an Int/Float filter on `expr`. SQL comparisons never match null. */
-  compare(expr: string, filter: IntFilter | FloatFilter | null | undefined, cast: string): void {
+  compare(expr: string, filter: IntFilter | FloatFilter | null | undefined, cast: string, field: string): void {
     if (!filter) return;
     for (const [op, sqlOp] of Object.entries(COMPARISONS)) {
       const value = (filter as Record<string, number | null | undefined>)[op];
-      if (value != null) this.add(`${expr} ${sqlOp} ${this.param(value, cast)}`);
+      if (value == null) continue;
+      // graphql-js turns a Float literal such as 1e400 into Infinity without complaint.
+      if (!Number.isFinite(value)) throw new BadUserInputError(`${field}.${op} must be a finite number`, `${field}.${op}`);
+      this.add(`${expr} ${sqlOp} ${this.param(value, cast)}`);
     }
     const isNull = (filter as FloatFilter).isNull;
     if (isNull != null) this.add(`${expr} is ${isNull ? '' : 'not '}null`);
