@@ -50,17 +50,25 @@ export function createContext(
 ): Context {
   const requestId = req.requestId ?? randomUUID();
   const statements = { count: 0 };
-  const em = services.orm.em.fork({ loggerContext: { requestId } }) as EntityManager;
-  const sql = Sql.of(em, () => statements.count++);
+  // Reads go through `sql` (plain rows); the forked EntityManager is made on first use only,
+  // since most requests never touch it.
+  let em: EntityManager | undefined;
+  let log: Logger | undefined;
+  const sql = Sql.of(services.orm.em as EntityManager, () => statements.count++);
   return {
     requestId,
     authorization: req.authorization,
-    em,
+    get em() {
+      return (em ??= services.orm.em.fork({ loggerContext: { requestId } }) as EntityManager);
+    },
     sql,
     loaders: createLoaders(sql),
     cursors: services.cursors,
     config: services.config,
-    log: services.log.child({ requestId }),
+    // A child logger per request costs a serializer setup; make it when something logs.
+    get log() {
+      return (log ??= services.log.child({ requestId }));
+    },
     views: services.views,
     statements,
   };

@@ -1,5 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
@@ -55,7 +56,9 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
     includeStacktraceInErrorResponses: false,
     // main.ts owns the signals: it drains this server, then closes the pool and the database.
     stopOnTerminationSignals: false,
-    plugins: [errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    // Apollo installs cache-control by default; it wraps every field resolver and tally
+    // sends no cache hints, so it would only cost time on every field.
+    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
   });
   return apollo;
 }

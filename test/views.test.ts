@@ -123,6 +123,13 @@ describe('category_tree', () => {
     }
   });
 
+  it('reads the tree with each category and its aggregates in one statement', async () => {
+    const res = await app.exec(CategoryTreeDocument, {});
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.categoryTree.length).toBeGreaterThan(3);
+    expect(res.statements).toBe(1);
+  });
+
   it('starts at rootId and stops at maxDepth', async () => {
     const outdoor = categories.find((c) => c.name === 'Outdoor')!.id;
     const full = expectedPreOrder(categories, outdoor);

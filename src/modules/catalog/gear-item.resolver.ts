@@ -40,13 +40,14 @@ Default order: id ascending. reviewRating nulls sort last in either direction.`,
   }
 
   @FieldResolver(() => Int, { description: "Cached (gear_item_stats): number of reviews; 0 when the item has no row there." })
-  async reviewCount(@Root() item: GearItemNode, @Ctx() ctx: Context): Promise<number> {
-    return (await ctx.loaders.itemStats.load(item.id)).reviewCount;
+  reviewCount(@Root() item: GearItemNode, @Ctx() ctx: Context): number | Promise<number> {
+    return item.stats ? item.stats.reviewCount : ctx.loaders.itemStats.load(item.id).then((s) => s.reviewCount);
   }
 
   @FieldResolver(() => Float, { nullable: true, description: 'Cached (gear_item_stats): mean rating, unrounded; null when there is none.' })
-  async reviewRating(@Root() item: GearItemNode, @Ctx() ctx: Context): Promise<number | null> {
-    return (await ctx.loaders.itemStats.load(item.id)).reviewRating;
+  reviewRating(@Root() item: GearItemNode, @Ctx() ctx: Context): number | null | Promise<number | null> {
+    // Read straight from the page's own join when it has one: no promise per field.
+    return item.stats ? item.stats.reviewRating : ctx.loaders.itemStats.load(item.id).then((s) => s.reviewRating);
   }
 
   @FieldResolver(() => GearReviewConnection, {

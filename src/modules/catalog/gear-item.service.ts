@@ -44,15 +44,17 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Page
     rows,
     first,
     (row) => {
+      const stats = { reviewCount: row.review_count, reviewRating: row.review_rating };
       const node: GearItemNode = {
         id: row.id,
         name: row.name,
         description: row.description,
         categoryId: row.category_id,
         createdAt: row.created_at,
+        stats,
       };
       ctx.loaders.items.prime(row.id, node);
-      ctx.loaders.itemStats.prime(row.id, { reviewCount: row.review_count, reviewRating: row.review_rating });
+      ctx.loaders.itemStats.prime(row.id, stats);
       return node;
     },
     (row) => ctx.cursors.encode(scope, sortKeyOf(row as unknown as Record<string, unknown>, terms)),

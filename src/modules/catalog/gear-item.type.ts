@@ -1,5 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { connectionTypes } from '../common/connection';
+import type { ItemStats } from '../views/view-reads';
 
 @ObjectType('GearItem', { description: 'A piece of gear in the catalog.' })
 export class GearItemNode {
@@ -17,6 +18,9 @@ export class GearItemNode {
 
   /** Resolved to `category` through the per-request category loader. */
   categoryId!: number | null;
+
+  /** The cached aggregates, when the query that found the item joined them already. */
+  stats?: ItemStats;
 }
 
 export const { ConnectionType: GearItemConnection, ConnectionResolver: GearItemConnectionResolver } = connectionTypes(

@@ -25,7 +25,13 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     @Arg('maxDepth', () => Int, { nullable: true }) maxDepth?: number | null,
   ): Promise<CategoryTreeNodeType[]> {
     if (maxDepth != null && maxDepth < 0) throw new BadUserInputError('maxDepth must not be negative', 'maxDepth');
-    return readCategoryTree(ctx.sql, parseOptionalId(rootId, 'rootId'), maxDepth ?? null);
+    const rows = await readCategoryTree(ctx.sql, parseOptionalId(rootId, 'rootId'), maxDepth ?? null);
+    // The rows carry the live category and its aggregates: `category { … }` costs no query.
+    for (const row of rows) {
+      ctx.loaders.categories.prime(row.id, row.live);
+      ctx.loaders.categoryStats.prime(row.id, row.stats);
+    }
+    return rows;
   }
 
   @FieldResolver(() => CategoryNode, { nullable: true, description: 'The parent; null for a root category.' })

@@ -68,7 +68,10 @@ export function checkFirst(first: number, field = 'first'): number {
   return first;
 }
 
-/** Builds a page from up to first+1 rows fetched in order. */
+/**
+ * Builds a page from up to first+1 rows fetched in order. Cursors are signed only when a
+ * client selects one (a getter), so a page that asks for none pays for no HMAC.
+ */
 export function toPage<R, T>(
   rows: R[],
   first: number,
@@ -78,11 +81,26 @@ export function toPage<R, T>(
 ): Page<T> {
   const hasNextPage = rows.length > first;
   const kept = hasNextPage ? rows.slice(0, first) : rows;
-  const edges = kept.map((r) => ({ cursor: cursorOf(r), node: toNode(r) }));
+  const edges = kept.map((row) => lazyEdge(toNode(row), () => cursorOf(row)));
   return {
     edges,
-    pageInfo: { hasNextPage, endCursor: edges.length ? edges[edges.length - 1].cursor : null },
+    pageInfo: {
+      hasNextPage,
+      get endCursor() {
+        return edges.length ? edges[edges.length - 1].cursor : null;
+      },
+    },
     countAll,
+  };
+}
+
+function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
+  let cursor: string | undefined;
+  return {
+    node,
+    get cursor() {
+      return (cursor ??= sign());
+    },
   };
 }
 

@@ -103,25 +103,46 @@ export function clearViewLoaders(loaders: ViewLoaders): void {
   for (const key of Object.keys(VIEW_LOADER_KEYS) as (keyof ViewLoaders)[]) loaders[key].clearAll();
 }
 
+/** A tree row, with the live category (null if deleted since) and its cached aggregates. */
+export interface CategoryTreeRead extends CategoryTreeEntry {
+  live: { id: number; name: string; parentId: number | null } | null;
+  stats: CategoryStatsRow;
+}
+
 /**
  * The tree in depth-first pre-order, from `rootId` (itself included) or from every root,
- * down to `maxDepth` levels below the start (null: all levels).
+ * down to `maxDepth` levels below the start (null: all levels). Each row comes with what
+ * CategoryTreeNode.category usually asks next, from the same statement: the live category
+ * and its row of category_stats, so a tree read is one statement.
  */
-export async function readCategoryTree(sql: Sql, rootId: number | null, maxDepth: number | null): Promise<CategoryTreeEntry[]> {
-  const rows =
+export async function readCategoryTree(sql: Sql, rootId: number | null, maxDepth: number | null): Promise<CategoryTreeRead[]> {
+  const start =
     rootId === null
-      ? await sql.rows<CategoryTreeEntry>(
-          `select id, parent_id as "parentId", name, depth, path from category_tree
-            where ($1::int is null or depth <= $1) order by ord`,
-          [maxDepth],
-        )
-      : await sql.rows<CategoryTreeEntry>(
-          `select d.id, d.parent_id as "parentId", d.name, d.depth, d.path
-             from category_tree r
-             join category_tree d on d.ord between r.ord and r.subtree_end
-            where r.id = $1 and ($2::int is null or d.depth <= r.depth + $2)
-            order by d.ord`,
-          [rootId, maxDepth],
-        );
-  return rows;
+      ? { from: 'category_tree d', where: '($1::int is null or d.depth <= $1)', params: [maxDepth] }
+      : {
+          from: 'category_tree r join category_tree d on d.ord between r.ord and r.subtree_end',
+          where: 'r.id = $1 and ($2::int is null or d.depth <= r.depth + $2)',
+          params: [rootId, maxDepth],
+        };
+  const rows = await sql.rows<
+    CategoryTreeEntry & { live_name: string | null; live_parent_id: number | null; item_count: number | null; review_count: number | null; review_rating: number | null }
+  >(
+    `select d.id, d.parent_id as "parentId", d.name, d.depth, d.path,
+            c.name as live_name, c.parent_id as live_parent_id,
+            cs.item_count, cs.review_count, cs.review_rating
+       from ${start.from}
+       left join gear_category c on c.id = d.id
+       left join category_stats cs on cs.category_id = d.id
+      where ${start.where}
+      order by d.ord`,
+    start.params,
+  );
+  return rows.map(({ live_name, live_parent_id, item_count, review_count, review_rating, ...entry }) => ({
+    ...entry,
+    live: live_name === null ? null : { id: entry.id, name: live_name, parentId: live_parent_id },
+    stats:
+      item_count === null
+        ? NO_CATEGORY_STATS
+        : { itemCount: item_count, reviewCount: review_count ?? 0, reviewRating: review_rating },
+  }));
 }
