@@ -44,7 +44,8 @@ async function main() {
   };
   const config = loadConfig({ ...process.env, DEMO_DATA: 'false' });
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
-  const db = await openMigratedDatabase(config, log);
+  // Millions of rows in one statement: no statement timeout.
+  const db = await openMigratedDatabase(config, log, { statementTimeoutMs: 0 });
   try {
     const sql = Sql.of(db.orm.em.fork());
     if (!(await catalogIsEmpty(sql)) && !values.force) {

@@ -1,5 +1,6 @@
 import { MikroORM, type EntityManager } from '@mikro-orm/postgresql';
 import type { Knex } from '@mikro-orm/knex';
+import { createHash } from 'node:crypto';
 import { types as pgTypes } from 'pg';
 import { createOrmConfig } from '../mikro-orm.config';
 import type { Logger } from '../logger';
@@ -47,15 +48,21 @@ export class Sql {
     return new Sql(em.getKnex(), onStatement);
   }
 
-  async rows<T>(text: string, values: readonly unknown[] = []): Promise<T[]> {
+  /**
+   * `prepared`: send it as a named prepared statement, parsed once per connection and
+   * eligible for a cached plan. Only for statements whose best plan does not depend on the
+   * values (lookups by id, unfiltered pages): a value-dependent filter must be planned anew.
+   */
+  async rows<T>(text: string, values: readonly unknown[] = [], opts: { prepared?: boolean } = {}): Promise<T[]> {
     this.onStatement();
+    const name = opts.prepared ? statementName(text) : undefined;
     const client = this.knex.client as unknown as {
       acquireConnection(): Promise<PgConnection>;
       releaseConnection(c: PgConnection): Promise<void>;
     };
     const conn = await client.acquireConnection();
     try {
-      const result = await conn.query({ text, values: values as unknown[], types: ROW_TYPES });
+      const result = await conn.query({ name, text, values: values as unknown[], types: ROW_TYPES });
       return result.rows as T[];
     } finally {
       await client.releaseConnection(conn);
@@ -78,7 +85,20 @@ export class Sql {
 }
 
 interface PgConnection {
-  query(q: { text: string; values: unknown[]; types: typeof ROW_TYPES }): Promise<{ rows: unknown[] }>;
+  query(q: { name?: string; text: string; values: unknown[]; types: typeof ROW_TYPES }): Promise<{ rows: unknown[] }>;
+}
+
+/** Prepared statement names by text; capped, so odd clients cannot grow it (or the backends). */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 500;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_PREPARED) {
+    name = `tally_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 const TIMESTAMPTZ_OID = 1184;

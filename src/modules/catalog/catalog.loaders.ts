@@ -19,7 +19,7 @@ export interface ReviewPageKey {
 export function createCatalogLoaders(sql: Sql) {
   return {
     items: new DataLoader<number, GearItemNode | null>(async (ids) => {
-      const rows = await sql.rows<GearItemNode>(`select ${ITEM_COLUMNS('i')} from gear_item i where i.id = any($1::int[])`, [ids]);
+      const rows = await sql.rows<GearItemNode>(`select ${ITEM_COLUMNS('i')} from gear_item i where i.id = any($1::int[])`, [ids], { prepared: true });
       return inKeyOrder(ids, rows, (r) => r.id, (r) => r, null);
     }),
 
@@ -44,6 +44,7 @@ export function createCatalogLoaders(sql: Sql) {
             keys.map((k) => k.after?.createdAt ?? null),
             keys.map((k) => k.after?.id ?? null),
           ],
+          { prepared: true },
         );
         return groupedInKeyOrder(
           keys.map((_, i) => i + 1),
@@ -58,6 +59,7 @@ export function createCatalogLoaders(sql: Sql) {
       const rows = await sql.rows<{ id: number; n: number }>(
         'select gear_item_id as id, count(*)::int as n from gear_review where gear_item_id = any($1::int[]) group by gear_item_id',
         [ids],
+        { prepared: true },
       );
       return inKeyOrder(ids, rows, (r) => r.id, (r) => r.n, 0);
     }),

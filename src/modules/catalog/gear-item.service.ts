@@ -39,7 +39,9 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Page
 
   const query = pageQuery(filter, terms, after, first + 1);
   // first + 1 rows tell hasNextPage, also when first is 0.
-  const rows = await ctx.sql.rows<ItemRow>(query.text, query.params);
+  // Unfiltered pages plan the same whatever the cursor: prepared. A filter's best plan
+  // depends on its values (a leaf's subtree or a root's, a rare count or a common one).
+  const rows = await ctx.sql.rows<ItemRow>(query.text, query.params, { prepared: filter.conditions.length === 0 });
   return toPage(
     rows,
     first,

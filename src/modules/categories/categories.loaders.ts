@@ -8,7 +8,7 @@ const CATEGORY_COLUMNS = `c.id, c.name, c.parent_id as "parentId"`;
 export function createCategoryLoaders(sql: Sql) {
   return {
     categories: new DataLoader<number, CategoryNode | null>(async (ids) => {
-      const rows = await sql.rows<CategoryNode>(`select ${CATEGORY_COLUMNS} from gear_category c where c.id = any($1::int[])`, [ids]);
+      const rows = await sql.rows<CategoryNode>(`select ${CATEGORY_COLUMNS} from gear_category c where c.id = any($1::int[])`, [ids], { prepared: true });
       return inKeyOrder(ids, rows, (r) => r.id, (r) => r, null);
     }),
     /** Direct children by name, then id; served by (parent_id, name, id). */
@@ -16,6 +16,7 @@ export function createCategoryLoaders(sql: Sql) {
       const rows = await sql.rows<CategoryNode>(
         `select ${CATEGORY_COLUMNS} from gear_category c where c.parent_id = any($1::int[]) order by c.parent_id, c.name, c.id`,
         [parentIds],
+        { prepared: true },
       );
       return groupedInKeyOrder(parentIds, rows, (r) => r.parentId as number);
     }),

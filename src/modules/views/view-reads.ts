@@ -73,6 +73,7 @@ export function createViewLoaders(sql: Sql) {
       const rows = await sql.rows<{ id: number; review_count: number; review_rating: number | null }>(
         'select gear_item_id as id, review_count, review_rating from gear_item_stats where gear_item_id = any($1::int[])',
         [ids],
+        { prepared: true },
       );
       return inKeyOrder(ids, rows, (r) => r.id, (r) => ({ reviewCount: r.review_count, reviewRating: r.review_rating }), NO_ITEM_STATS);
     }),
@@ -81,6 +82,7 @@ export function createViewLoaders(sql: Sql) {
         `select category_id as id, item_count, review_count, review_rating
            from category_stats where category_id = any($1::int[])`,
         [ids],
+        { prepared: true },
       );
       return inKeyOrder(
         ids,
@@ -136,6 +138,7 @@ export async function readCategoryTree(sql: Sql, rootId: number | null, maxDepth
       where ${start.where}
       order by d.ord`,
     start.params,
+    { prepared: true },
   );
   return rows.map(({ live_name, live_parent_id, item_count, review_count, review_rating, ...entry }) => ({
     ...entry,
