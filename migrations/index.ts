@@ -3,6 +3,8 @@ import { Migration20261124000000_catalog_tables } from './Migration2026112400000
 import { Migration20261124000100_materialized_views } from './Migration20261124000100_materialized_views';
 import { Migration20261124001000_view_freshness } from './Migration20261124001000_view_freshness';
 import { Migration20261124002000_item_query_indexes } from './Migration20261124002000_item_query_indexes';
+import { Migration20261124003000_view_versions } from './Migration20261124003000_view_versions';
+import { Migration20261124212645_views_gear_item_stats_v2 } from './Migration20261124212645_views_gear_item_stats_v2';
 
 /** Every migration, in order. A new one is added here as well as written to this folder. */
 export const migrationsList: MigrationObject[] = [
@@ -10,4 +12,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124000100_materialized_views', class: Migration20261124000100_materialized_views },
   { name: 'Migration20261124001000_view_freshness', class: Migration20261124001000_view_freshness },
   { name: 'Migration20261124002000_item_query_indexes', class: Migration20261124002000_item_query_indexes },
+  { name: 'Migration20261124003000_view_versions', class: Migration20261124003000_view_versions },
+  { name: 'Migration20261124212645_views_gear_item_stats_v2', class: Migration20261124212645_views_gear_item_stats_v2 },
 ];

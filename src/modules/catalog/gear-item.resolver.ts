@@ -50,6 +50,14 @@ Default order: id ascending. reviewRating nulls sort last in either direction.`,
     return item.stats ? item.stats.reviewRating : ctx.loaders.itemStats.load(item.id).then((s) => s.reviewRating);
   }
 
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description: 'Cached (gear_item_stats): when the newest review was written; null when there is none.',
+  })
+  async lastReviewedAt(@Root() item: GearItemNode, @Ctx() ctx: Context): Promise<Date | null> {
+    return ctx.loaders.lastReviewedAt.load(item.id);
+  }
+
   @FieldResolver(() => GearReviewConnection, {
     description: 'Newest first (createdAt, then id, descending). first: 0..100.',
     complexity: pageComplexity,

@@ -8,7 +8,7 @@ import { readViewStatuses } from './view-status';
 /**
  * First key of the advisory locks that refreshers take: pg_advisory_xact_lock(1952541804,
  * <the view's oid>), i.e. in pg_locks locktype 'advisory', classid 1952541804 (0x74616c6c,
- * "tall"), objid the view's oid, objsubid 2.
+ * "tall"), objid the view's oid, objsubid 2. A view migration's swap takes them too.
  */
 export const REFRESH_LOCK_CLASS = 1952541804;
 
@@ -113,15 +113,9 @@ export async function refreshViews(sql: Sql, registry: ViewRegistry, opts: Refre
     results = await sql.transaction(async (tx) => {
       await tx.rows(setTimeoutSql, [String(opts.lockTimeoutMs)]);
       for (const name of targets.map((v) => v.name).sort()) {
-        await tx
-          .rows(
-            `select pg_advisory_xact_lock($1, c.oid::int) from pg_class c
-              where c.relname = $2 and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`,
-            [REFRESH_LOCK_CLASS, name],
-          )
-          .catch((err) => {
-            throw new ViewRefreshError(name, 'lock', opts.lockTimeoutMs, err);
-          });
+        await lockView(tx, name).catch((err) => {
+          throw new ViewRefreshError(name, 'lock', opts.lockTimeoutMs, err);
+        });
       }
       await tx.rows(setTimeoutSql, [String(opts.statementTimeoutMs)]);
       const done: ViewRefreshResult[] = [];
@@ -150,6 +144,27 @@ export async function refreshViews(sql: Sql, registry: ViewRegistry, opts: Refre
   return results;
 }
 
+const lockSql = `
+  select c.oid::int as locked, pg_advisory_xact_lock($1, c.oid::int)
+    from pg_class c
+   where c.relname = $2 and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`;
+const oidSql = `select to_regclass($1)::oid::int as oid`;
+
+/**
+ * Takes the view's refresh lock. A view migration swaps a new view in under the old one's
+ * lock (view-swap.ts): a run that waited for it then holds the lock of a dropped view, and
+ * locks the new one by its oid too before it refreshes.
+ */
+async function lockView(tx: Sql, name: string): Promise<void> {
+  let locked = (await tx.one<{ locked: number }>(lockSql, [REFRESH_LOCK_CLASS, name]))?.locked;
+  for (;;) {
+    const current = (await tx.one<{ oid: number | null }>(oidSql, [quoteIdent(name)]))!.oid;
+    // A missing view is reported by its refresh.
+    if (current === null || current === locked) return;
+    locked = (await tx.one<{ locked: number }>(lockSql, [REFRESH_LOCK_CLASS, name]))?.locked;
+  }
+}
+
 async function isStale(tx: Sql, registry: ViewRegistry, name: string): Promise<boolean> {
   const statuses = await readViewStatuses(tx, registry);
   return statuses.find((s) => s.name === name)!.stale;
@@ -169,6 +184,9 @@ async function refreshOne(tx: Sql, view: ManagedView, concurrently: boolean, by:
   await tx.rows(`refresh materialized view ${mode ? 'concurrently ' : ''}${quoteIdent(view.name)}`);
   const after = AFTER_REFRESH_SQL[view.name as ManagedViewName];
   if (after) await tx.rows(after);
+  // A refresh replaces every row, and nothing else keeps the planner's statistics (autovacuum
+  // may be off or late): at 100k items this costs tens of milliseconds (README, Operations).
+  await tx.rows(`analyze ${quoteIdent(view.name)}`);
   const row = await tx.one<{ started_at: Date; finished_at: Date; duration_ms: number }>(
     `with t as (select clock_timestamp() as finished)
      insert into view_refresh_log (view_name, started_at, finished_at, duration_ms, "concurrently", snapshot, xid, refreshed_by)

@@ -77,6 +77,17 @@ export function createViewLoaders(sql: Sql) {
       );
       return inKeyOrder(ids, rows, (r) => r.id, (r) => ({ reviewCount: r.review_count, reviewRating: r.review_rating }), NO_ITEM_STATS);
     }),
+    // gear_item_stats v2 added last_reviewed_at. Read through to_jsonb, the column is null
+    // rather than an error while v1 runs (a migration's down, or before its up): readers
+    // keep working during a swap either way. Only asked when a client selects the field.
+    lastReviewedAt: new DataLoader<number, Date | null>(async (ids) => {
+      const rows = await sql.rows<{ id: number; last_reviewed_at: Date | null }>(
+        `select gear_item_id as id, (to_jsonb(s) ->> 'last_reviewed_at')::timestamptz as last_reviewed_at
+           from gear_item_stats s where gear_item_id = any($1::int[])`,
+        [ids],
+      );
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => r.last_reviewed_at, null);
+    }),
     categoryStats: new DataLoader<number, CategoryStatsRow>(async (ids) => {
       const rows = await sql.rows<{ id: number; item_count: number; review_count: number; review_rating: number | null }>(
         `select category_id as id, item_count, review_count, review_rating
@@ -98,7 +109,7 @@ export function createViewLoaders(sql: Sql) {
 export type ViewLoaders = ReturnType<typeof createViewLoaders>;
 
 // Every view loader by name; the type makes a new loader fail to compile until it is listed.
-const VIEW_LOADER_KEYS: Record<keyof ViewLoaders, true> = { itemStats: true, categoryStats: true };
+const VIEW_LOADER_KEYS: Record<keyof ViewLoaders, true> = { itemStats: true, lastReviewedAt: true, categoryStats: true };
 
 /** Forgets what the request's view loaders hold (of all its loaders): after a refresh it is out of date. */
 export function clearViewLoaders(loaders: ViewLoaders): void {

@@ -21,6 +21,10 @@ export class GearItemStats {
   /** Sum of ratings, so that category_stats can take an exact mean over a subtree. */
   @Property({ type: 'bigint' })
   ratingSum!: string;
+
+  /** When the newest review was written; null without reviews (since v2). */
+  @Property({ type: 'datetime', nullable: true })
+  lastReviewedAt!: Date | null;
 }
 
 @Entity({ tableName: 'category_tree', readonly: true })

@@ -3,7 +3,8 @@ import type { Config } from '../../config';
 import { Sql } from '../../database/database';
 import type { Logger } from '../../logger';
 import { ViewRefreshError, refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
-import { loadViewRegistry, type ViewRegistry } from './view-registry';
+import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './view-registry';
+import { readViewVersions } from './view-swap';
 import { readViewStatuses, type ViewStatus } from './view-status';
 
 /**
@@ -69,9 +70,17 @@ export class ViewService {
     return this.refresh({ views: stale, onlyStale: true }, by);
   }
 
-  /** Start-up: checks the views (failing fast) and starts the schedule when configured. */
+  /**
+   * Start-up: checks the views (failing fast), each at the newest version in migrations/views
+   * (or newer: a warning) and as that file built it, and starts the schedule when configured.
+   */
   async start(): Promise<void> {
     const registry = await this.registry();
+    const versions = await readViewVersions(this.sql());
+    const drift = versions.flatMap((v) => (v.problem && !v.ahead ? [v.problem] : []));
+    if (drift.length) throw new ViewRegistryError(drift);
+    // During a rolling deploy the new release migrates first; older servers keep serving.
+    for (const v of versions.filter((v) => v.ahead)) this.log.warn({ view: v.name }, v.problem!);
     const seconds = this.config.refresh.intervalSeconds;
     this.log.info({ views: registry.names, refreshIntervalSeconds: seconds }, 'materialized views checked');
     if (seconds && !this.timer) this.schedule(seconds * 1000);

@@ -1,0 +1,27 @@
+import { Migration } from '@mikro-orm/migrations';
+import type { ViewVersions } from '../src/modules/views/view-definitions';
+import { swapViews } from '../src/modules/views/view-swap';
+
+// Written by `npm run migration:views`: gear_item_stats v1 → v2, category_stats v1 (rebuilt: reads a changed view);
+// built side by side and swapped in; readers keep reading (see swapViews).
+export class Migration20261124212645_views_gear_item_stats_v2 extends Migration {
+  /** The versions after `up` (read by the generator). */
+  static readonly views: ViewVersions = {
+    gear_item_stats: { version: 2, sha256: 'e33834203db43dc4e0f06c095bec1c5abf35f51e63a859483d7fa175761560a8' },
+    category_stats: { version: 1, sha256: '6bb0ec882ca13f2b820d07e7921e3e92d0100408e3b4f2aa2990ce8f72cd9297' },
+  };
+
+  /** The versions `down` goes back to. */
+  static readonly previous: ViewVersions = {
+    gear_item_stats: { version: 1, sha256: 'e43d3a98737b9514914e2dcee9f6f245e8c342886662087b1ad99bd264956570' },
+    category_stats: { version: 1, sha256: '6bb0ec882ca13f2b820d07e7921e3e92d0100408e3b4f2aa2990ce8f72cd9297' },
+  };
+
+  override async up(): Promise<void> {
+    await swapViews(this, Migration20261124212645_views_gear_item_stats_v2.views);
+  }
+
+  override async down(): Promise<void> {
+    await swapViews(this, Migration20261124212645_views_gear_item_stats_v2.previous);
+  }
+}
