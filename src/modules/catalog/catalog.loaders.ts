@@ -65,5 +65,3 @@ export function createCatalogLoaders(sql: Sql) {
     }),
   };
 }
-
-export type CatalogLoaders = ReturnType<typeof createCatalogLoaders>;

@@ -1,6 +1,5 @@
 import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
-import { canonicalJson } from '../common/canonical';
 import { checkFirst, toPage, type Page } from '../common/connection';
 import type { GearItemFilter, GearItemOrder } from './gear-item.inputs';
 import { countQuery, decodeKey, filterConditions, normalizeOrder, pageQuery, sortKeyOf } from './gear-item.query';
@@ -34,7 +33,7 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Page
   const terms = normalizeOrder(args.orderBy);
   // Bound to the filter as it runs (its SQL and parameters), so filters that say the same
   // ({} and none, "01" and "1") share cursors and any other filter refuses them.
-  const scope = `gearItems:${canonicalJson({ filter: [filter.conditions, filter.params], terms })}`;
+  const scope = `gearItems:${JSON.stringify([filter.conditions, filter.params, terms])}`;
   const after = args.after == null ? null : decodeKey(ctx.cursors.decode(args.after, scope, 'after'), terms, 'after');
 
   const query = pageQuery(filter, terms, after, first + 1);

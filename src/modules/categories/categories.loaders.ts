@@ -22,5 +22,3 @@ export function createCategoryLoaders(sql: Sql) {
     }),
   };
 }
-
-export type CategoryLoaders = ReturnType<typeof createCategoryLoaders>;
