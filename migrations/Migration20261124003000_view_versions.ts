@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { ViewVersions } from '../src/modules/views/view-definitions';
-import { forgetViewVersions, recordViewVersions } from '../src/modules/views/view-swap';
+import type { ViewVersions } from '../src/modules/views/names';
+import { forgetViewVersions, recordViewVersions } from '../src/modules/views/ddl/swap.v1';
 
 // The views' SQL now lives in migrations/views, one file per version. The views built by
 // Migration20261124000100 are v1: checked against the files and recorded in their comments.

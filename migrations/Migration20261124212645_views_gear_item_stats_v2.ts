@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
-import type { ViewVersions } from '../src/modules/views/view-definitions';
-import { swapViews } from '../src/modules/views/view-swap';
+import type { ViewVersions } from '../src/modules/views/names';
+import { swapViews } from '../src/modules/views/ddl/swap.v1';
 
 // Written by `npm run migration:views`: gear_item_stats v1 → v2, category_stats v1 (rebuilt: reads a changed view);
 // built side by side and swapped in; readers keep reading (see swapViews).

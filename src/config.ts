@@ -27,6 +27,10 @@ const schema = z.object({
       .optional(),
   ),
   DB_POOL_MAX: z.preprocess(emptyAsUndefined, int(1, 200).default(10)),
+  DB_PRIMARY_POOL_MAX: z.preprocess(emptyAsUndefined, int(1, 200).default(4)),
+  DB_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(0, 86_400_000).default(30_000)),
+  READ_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(5_000)),
+  DB_MAX_CONNECTIONS_PER_REQUEST: z.preprocess(emptyAsUndefined, int(1, 200).default(2)),
   EMBEDDED_PG_PORT: z.preprocess(emptyAsUndefined, int(1024, 65535).default(54329)),
   EMBEDDED_PG_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('.data/postgres')),
   DEMO_DATA: bool,
@@ -49,7 +53,18 @@ export type Config = Readonly<{
   logLevel: string;
   /** Unset: the embedded PostgreSQL is started under `embedded.dataDir`. */
   databaseUrl?: string;
-  poolMax: number;
+  db: {
+    /** Connections for GraphQL reads. */
+    poolMax: number;
+    /** Connections for writes, refreshes and the views' bookkeeping. */
+    primaryPoolMax: number;
+    /** statement_timeout of reads (ms): anonymous clients are cut short. */
+    readStatementTimeoutMs: number;
+    /** statement_timeout of writes and ops (ms; 0: none); refreshes have their own. */
+    statementTimeoutMs: number;
+    /** Statements one request may have in flight at once, each holding a connection. */
+    maxConnectionsPerRequest: number;
+  };
   embedded: { port: number; dataDir: string };
   /** Demo data is loaded into an empty catalog only on the embedded default, unless set. */
   demoData?: boolean;
@@ -81,7 +96,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     databaseUrl: e.DATABASE_URL,
-    poolMax: e.DB_POOL_MAX,
+    db: {
+      poolMax: e.DB_POOL_MAX,
+      primaryPoolMax: e.DB_PRIMARY_POOL_MAX,
+      readStatementTimeoutMs: e.READ_STATEMENT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      maxConnectionsPerRequest: e.DB_MAX_CONNECTIONS_PER_REQUEST,
+    },
     embedded: { port: e.EMBEDDED_PG_PORT, dataDir: e.EMBEDDED_PG_DATA_DIR },
     demoData: e.DEMO_DATA,
     limits: {

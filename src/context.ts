@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from './config';
-import { Sql, type EntityManager } from './database/database';
+import type { Database } from './database/database';
+import { migratedViewVersions } from './database/migrate';
+import type { Sql } from './database/sql';
 import type { Logger } from './logger';
 import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
 import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
-import { createViewLoaders } from './modules/views/view-reads';
-import { ViewService } from './modules/views/views.service';
+import { ViewService } from './modules/views/ops/views.service';
+import { createViewLoaders } from './modules/views/reads';
 
 export function createLoaders(sql: Sql) {
   return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
@@ -16,7 +17,7 @@ export type Loaders = ReturnType<typeof createLoaders>;
 
 /** What lives for the whole server: built once at start-up. */
 export interface AppServices {
-  orm: MikroORM;
+  db: Database;
   config: Config;
   log: Logger;
   cursors: CursorCodec;
@@ -29,8 +30,10 @@ export interface Context {
   requestId: string;
   /** The raw Authorization header, checked only by operations that need a token. */
   authorization: string | undefined;
-  em: EntityManager;
+  /** Reads: the read pool, with the short statement timeout, a few connections at a time. */
   sql: Sql;
+  /** Writes: the primary pool. */
+  primary: Sql;
   loaders: Loaders;
   cursors: CursorCodec;
   config: Config;
@@ -40,36 +43,50 @@ export interface Context {
   statements: { count: number };
 }
 
-export function createServices(orm: MikroORM, config: Config, log: Logger): AppServices {
-  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret), views: new ViewService(orm, config, log) };
+export function createServices(db: Database, config: Config, log: Logger): AppServices {
+  return {
+    db,
+    config,
+    log,
+    cursors: new CursorCodec(config.cursorSecret),
+    views: new ViewService(db.primary, config, log, migratedViewVersions()),
+  };
 }
 
-export function createContext(
-  services: AppServices,
-  req: { authorization?: string; requestId?: string },
-): Context {
-  const requestId = req.requestId ?? randomUUID();
-  const statements = { count: 0 };
-  // Reads go through `sql` (plain rows); the forked EntityManager is made on first use only,
-  // since most requests never touch it.
-  let em: EntityManager | undefined;
-  let log: Logger | undefined;
-  const sql = Sql.of(services.orm.em as EntityManager, () => statements.count++);
-  return {
-    requestId,
-    authorization: req.authorization,
-    get em() {
-      return (em ??= services.orm.em.fork({ loggerContext: { requestId } }) as EntityManager);
-    },
-    sql,
-    loaders: createLoaders(sql),
-    cursors: services.cursors,
-    config: services.config,
-    // A child logger per request costs a serializer setup; make it when something logs.
-    get log() {
-      return (log ??= services.log.child({ requestId }));
-    },
-    views: services.views,
-    statements,
-  };
+/**
+ * A class, so that the logger stays lazy: Apollo copies the context object per operation,
+ * which would run a getter defined on the object itself; one on the prototype is not copied.
+ */
+class RequestContext implements Context {
+  readonly sql: Sql;
+  readonly primary: Sql;
+  readonly loaders: Loaders;
+  readonly cursors: CursorCodec;
+  readonly config: Config;
+  readonly views: ViewService;
+  readonly statements = { count: 0 };
+  private childLog: Logger | undefined;
+
+  constructor(
+    private readonly services: AppServices,
+    readonly requestId: string,
+    readonly authorization: string | undefined,
+  ) {
+    const onStatement = () => this.statements.count++;
+    this.sql = services.db.reads.scoped({ onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
+    this.primary = services.db.primary.scoped({ onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
+    this.loaders = createLoaders(this.sql);
+    this.cursors = services.cursors;
+    this.config = services.config;
+    this.views = services.views;
+  }
+
+  // A child logger per request costs a serializer setup; made when something logs.
+  get log(): Logger {
+    return (this.childLog ??= this.services.log.child({ requestId: this.requestId }));
+  }
+}
+
+export function createContext(services: AppServices, req: { authorization?: string; requestId?: string }): Context {
+  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization);
 }

@@ -1,6 +1,9 @@
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 
+// The one place that decides what an error means to a client: the error types thrown for
+// clients, which errors are the client's, the SQLSTATE map, and what a response may show.
+
 export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'UNAUTHENTICATED'
@@ -34,36 +37,130 @@ export class ForbiddenError extends PublicError {
   }
 }
 
+/** A refresh run that failed; nothing of it was committed. `view` is where it failed. */
+export class ViewRefreshError extends Error {
+  constructor(
+    readonly view: string,
+    readonly phase: 'lock' | 'refresh',
+    readonly timeoutMs: number,
+    readonly cause: unknown,
+  ) {
+    super(`refresh of ${view} failed while ${phase === 'lock' ? 'waiting for its lock' : 'refreshing'}`);
+    this.name = 'ViewRefreshError';
+  }
+}
+
+/** The SQLSTATEs tally acts on, by PostgreSQL's condition names. */
+const SQLSTATE = {
+  foreign_key_violation: '23503',
+  query_canceled: '57014', // statement_timeout, or a cancel
+  admin_shutdown: '57P01',
+  crash_shutdown: '57P02',
+  cannot_connect_now: '57P03',
+  serialization_failure: '40001',
+  deadlock_detected: '40P01',
+} as const;
+
+function sqlStateOf(err: unknown): string {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** True when `err` is PostgreSQL's error of that condition. */
+export function isSqlState(err: unknown, condition: keyof typeof SQLSTATE): boolean {
+  return sqlStateOf(err) === SQLSTATE[condition];
+}
+
 /**
  * PostgreSQL errors by SQLSTATE (and the pool's own failures) mapped to what a client may
  * see. Returns null for anything that is a bug on our side.
  */
 export function mapDatabaseError(err: unknown): PublicError | null {
-  const e = err as { code?: unknown; name?: string; message?: string } | undefined;
-  const code = typeof e?.code === 'string' ? e.code : '';
+  const code = sqlStateOf(err);
+  const message = (err as { message?: unknown } | undefined)?.message;
   if (
     code.startsWith('08') || // connection exception
-    code === '57P01' || // admin shutdown
-    code === '57P02' || // crash shutdown
-    code === '57P03' || // cannot connect now
+    code === SQLSTATE.admin_shutdown ||
+    code === SQLSTATE.crash_shutdown ||
+    code === SQLSTATE.cannot_connect_now ||
     code === 'ECONNREFUSED' ||
     code === 'ECONNRESET' ||
     code === 'ETIMEDOUT' ||
-    e?.name === 'ConnectionException' ||
-    /Timeout acquiring a connection|Connection terminated/i.test(e?.message ?? '')
+    // node-postgres' pool and client, when the server is gone or the pool is exhausted.
+    /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Connection ended unexpectedly/i.test(
+      typeof message === 'string' ? message : '',
+    )
   ) {
     return new PublicError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly');
   }
-  if (code === '57014') return new PublicError('SERVICE_UNAVAILABLE', 'The query took too long and was cancelled');
-  if (code === '40001' || code === '40P01') {
+  if (code === SQLSTATE.query_canceled) return new PublicError('SERVICE_UNAVAILABLE', 'The query took too long and was cancelled');
+  if (code === SQLSTATE.serialization_failure || code === SQLSTATE.deadlock_detected) {
     return new PublicError('SERVICE_UNAVAILABLE', 'A conflicting change was in progress; try again');
   }
   return null;
 }
 
-/** True for errors that were thrown for the client to read. */
-export function isPublicError(err: unknown): err is PublicError {
-  return err instanceof PublicError;
+/** What the client (or the CLI's user) is told of a failed refresh: which view, why, and that nothing changed. */
+export function refreshErrorToPublic(err: ViewRefreshError): PublicError {
+  const sqlState = sqlStateOf(err.cause) || undefined;
+  const unchanged = 'Nothing was refreshed; every view keeps its previous contents.';
+  const view = { view: err.view };
+  if (sqlState === SQLSTATE.query_canceled && err.phase === 'lock') {
+    return new PublicError(
+      'SERVICE_UNAVAILABLE',
+      `Another refresh of ${err.view} was still running after ${err.timeoutMs} ms. ${unchanged} Try again later.`,
+      view,
+    );
+  }
+  if (sqlState === SQLSTATE.query_canceled) {
+    return new PublicError(
+      'SERVICE_UNAVAILABLE',
+      `Refreshing ${err.view} took longer than ${err.timeoutMs} ms (the refresh statement timeout) and was cancelled. ${unchanged}`,
+      view,
+    );
+  }
+  if (mapDatabaseError(err.cause)) {
+    return new PublicError('SERVICE_UNAVAILABLE', `Refreshing ${err.view} failed: the database is unavailable. ${unchanged}`, view);
+  }
+  return new PublicError(
+    'INTERNAL_SERVER_ERROR',
+    `Refreshing ${err.view} failed${sqlState ? ` (SQLSTATE ${sqlState})` : ''}. ${unchanged} The server log has the details.`,
+    { ...view, ...(sqlState ? { sqlState } : {}) },
+  );
+}
+
+/**
+ * Runs a one-statement write whose only foreign key is the id the client gave as `field`:
+ * when that row does not exist, nothing was written and the client is told which field is
+ * wrong. Checking first would race with a concurrent delete.
+ */
+export async function referenceMustExist<T>(write: Promise<T>, field: string, what: string): Promise<T> {
+  try {
+    return await write;
+  } catch (err) {
+    if (isSqlState(err, 'foreign_key_violation')) throw new BadUserInputError(`${field}: there is no ${what}`, field);
+    throw err;
+  }
+}
+
+/** The public form of an error thrown while resolving, when it has one. */
+function publicFormOf(original: unknown): PublicError | null {
+  if (original instanceof PublicError) return original;
+  if (original instanceof ViewRefreshError) return refreshErrorToPublic(original);
+  return mapDatabaseError(original);
+}
+
+/**
+ * What an error in a response calls for: nothing ('public': the client's own doing, i.e.
+ * public errors and GraphQL's parse/validation/coercion errors, which have no path; or a
+ * failed refresh, which the refresher logged), a warning ('unavailable': the database is
+ * down or slow), or a log line with the request id ('bug').
+ */
+export function classifyError(error: GraphQLError): 'public' | 'unavailable' | 'bug' {
+  const original = unwrapResolverError(error);
+  if (original instanceof PublicError || original instanceof ViewRefreshError || original == null) return 'public';
+  if (original instanceof GraphQLError && !error.path) return 'public';
+  return mapDatabaseError(original) ? 'unavailable' : 'bug';
 }
 
 /**
@@ -75,9 +172,8 @@ export function isPublicError(err: unknown): err is PublicError {
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
-  if (original instanceof PublicError) {
-    return { ...base, extensions: { ...original.extensions } };
-  }
+  const known = publicFormOf(original);
+  if (known) return { ...base, message: known.message, extensions: { ...known.extensions } };
   if (original instanceof GraphQLError || original == null) {
     // Without a path it is about the request itself (parse, validation, variable coercion),
     // which Apollo does not always code: the client's to fix. With one, it is ours.
@@ -85,8 +181,6 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     const code = formatted.path ? (given ?? 'INTERNAL_SERVER_ERROR') : given && given !== 'INTERNAL_SERVER_ERROR' ? given : 'BAD_USER_INPUT';
     return { ...base, extensions: { code } };
   }
-  const mapped = mapDatabaseError(original);
-  if (mapped) return { ...base, message: mapped.message, extensions: { ...mapped.extensions } };
   return {
     message: 'Internal server error',
     locations: formatted.locations,

@@ -1,10 +1,10 @@
 import 'reflect-metadata';
 import { loadConfig } from './config';
 import { createServices } from './context';
-import { openMigratedDatabase, type Database } from './database/bootstrap';
+import { openMigratedDatabase, type OpenedDatabase } from './database/bootstrap';
 import { createLogger } from './logger';
 import { withDevOpsToken } from './modules/auth/ops-token';
-import type { ViewService } from './modules/views/views.service';
+import type { ViewService } from './modules/views/ops/views.service';
 import { startServer, type RunningServer } from './server';
 
 const DRAIN_LIMIT_MS = 10_000;
@@ -13,7 +13,7 @@ const DRAIN_LIMIT_MS = 10_000;
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
-  let db: Promise<Database | null> | undefined;
+  let db: Promise<OpenedDatabase | null> | undefined;
   let server: RunningServer | undefined;
   let views: ViewService | undefined;
   let stopping = false;
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const opened = await db;
   if (!opened || stopping) return;
   try {
-    const services = createServices(opened.orm, await withDevOpsToken(config, log), log);
+    const services = createServices(opened.db, await withDevOpsToken(config, log), log);
     // Checks the views (failing fast, naming what is missing) and starts the refresh schedule.
     views = services.views;
     await views.start();

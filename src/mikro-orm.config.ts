@@ -5,9 +5,8 @@ import { migrationsList } from '../migrations';
 import { GearItem } from './modules/catalog/gear-item.entity';
 import { GearReview } from './modules/catalog/gear-review.entity';
 import { GearCategory } from './modules/categories/gear-category.entity';
-import { CategoryStats, CategoryTreeRow, GearItemStats } from './modules/views/view.entities';
-import { ViewRefreshLog } from './modules/views/view-refresh-log.entity';
-import { MANAGED_VIEW_NAMES, VIEW_SIDE_TABLES } from './modules/views/view-names';
+import { CategoryStats, CategoryTreeRow, GearItemStats, ViewRefreshLog } from './modules/views/entities';
+import { MANAGED_VIEW_NAMES, VIEW_SIDE_TABLES } from './modules/views/names';
 
 export const entities = [GearCategory, GearItem, GearReview, GearItemStats, CategoryTreeRow, CategoryStats, ViewRefreshLog];
 

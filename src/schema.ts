@@ -7,7 +7,7 @@ import { GearReviewResolver } from './modules/catalog/gear-review.resolver';
 import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories/category.resolver';
 import { CatalogMutationResolver } from './modules/catalog/catalog.mutations';
 import { CategoryMutationResolver } from './modules/categories/category.mutations';
-import { ViewResolver } from './modules/views/view.resolver';
+import { ViewResolver } from './modules/views/ops/view.resolver';
 
 export const resolvers = [
   GearItemResolver,

@@ -4,12 +4,12 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
-import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
-import { formatError, isPublicError, mapDatabaseError } from './errors';
+import { sql } from './database/sql';
+import { classifyError, formatError } from './errors';
 import { complexityPlugin, limitRules } from './limits';
 import { createSchema } from './schema';
 
@@ -27,11 +27,10 @@ const errorLogging: ApolloServerPlugin<Context> = {
     return {
       async didEncounterErrors({ errors, contextValue }) {
         for (const error of errors) {
+          const kind = classifyError(error);
+          if (kind === 'public') continue;
           const original = unwrapResolverError(error);
-          // Public errors and GraphQL's own request errors (parse, validation, coercion: no
-          // path) are the client's; everything else is ours to look at.
-          if (isPublicError(original) || !original || (original instanceof GraphQLError && !error.path)) continue;
-          if (mapDatabaseError(original)) {
+          if (kind === 'unavailable') {
             contextValue.log.warn({ err: original, path: error.path }, 'database unavailable');
             continue;
           }
@@ -66,7 +65,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 export async function startServer(services: AppServices): Promise<RunningServer> {
-  const { config, orm, log } = services;
+  const { config, db, log } = services;
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
@@ -78,7 +77,10 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   });
   app.get('/readyz', async (_req, res) => {
     const ok = await Promise.race([
-      orm.isConnected().catch(() => false),
+      db.reads.rows(sql.query`select 1`).then(
+        () => true,
+        () => false,
+      ),
       new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
     ]);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });

@@ -251,16 +251,19 @@ async function cursorCases(): Promise<Case[]> {
   const byId = (await page('{ gearItems(first: 1) { pageInfo { endCursor } } }')).data.gearItems.pageInfo.endCursor;
   const byName = (await page('{ gearItems(first: 1, orderBy: [{ field: NAME }]) { pageInfo { endCursor } } }')).data.gearItems.pageInfo.endCursor;
   const review = (await page(`{ gearItem(id: "${ids.item}") { reviews(first: 1) { pageInfo { endCursor } } } }`)).data.gearItem.reviews!.pageInfo.endCursor;
-  const [body, mac] = byId.split('.');
+  const [format, body, mac] = byId.split('.');
+  const v = `${format}.`;
   const flip = (s: string, i: number) => s.slice(0, i) + (s[i] === 'A' ? 'B' : 'A') + s.slice(i + 1);
-  const forged = (key: unknown) => `${Buffer.from(JSON.stringify(key)).toString('base64url')}.${mac}`;
+  const forged = (key: unknown) => `${v}${Buffer.from(JSON.stringify(key)).toString('base64url')}.${mac}`;
   const tampered = [
-    flip(byId, 0),
+    flip(byId, v.length),
     flip(byId, byId.length - 1),
-    `${body}.`,
-    `.${mac}`,
-    `${body}.${mac}.${mac}`,
-    body,
+    `${v}${body}.`,
+    `${v}.${mac}`,
+    `${v}${body}.${mac}.${mac}`,
+    v + body,
+    `${body}.${mac}`,
+    `v0.${body}.${mac}`,
     byName,
     review,
     forged(["1' OR '1'='1"]),
@@ -357,7 +360,7 @@ function requestCases(): { label: string; body: string; headers?: Record<string,
 
 beforeAll(async () => {
   app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' });
-  server = await startServer(createServices(app.orm, app.config, app.services.log));
+  server = await startServer(createServices(app.db, app.config, app.services.log));
   base = `http://127.0.0.1:${server.port}`;
   const root = await addCategory(app.sql, 'Camping');
   const child = await addCategory(app.sql, 'Stoves', root);

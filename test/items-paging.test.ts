@@ -127,11 +127,12 @@ describe('gearItems cursors', () => {
 
   it('refuses malformed and tampered cursors', async () => {
     const cursor = await firstPageCursor(null, byRating);
-    const [body, mac] = cursor.split('.');
+    const [format, body, mac] = cursor.split('.');
     const decoded = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown[];
     const forged = Buffer.from(JSON.stringify([0.5, ...decoded.slice(1)])).toString('base64url');
     const flipped = `${mac.slice(0, -1)}${mac.endsWith('A') ? 'B' : 'A'}`;
-    for (const after of ['', 'nonsense', '.', body, `${body}.`, `.${mac}`, `${forged}.${mac}`, `${body}.${flipped}`, `${cursor}.x`, 'x'.repeat(5000)]) {
+    const v = `${format}.`;
+    for (const after of ['', 'nonsense', '.', v + body, `${v}${body}.`, `${v}.${mac}`, `${v}${forged}.${mac}`, `${v}${body}.${flipped}`, `${cursor}.x`, 'x'.repeat(5000), `${body}.${mac}`]) {
       await expectRefused(after, null, byRating);
     }
   });

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadViewRegistry } from '../src/modules/views/view-registry';
+import { loadViewRegistry } from '../src/modules/views/ops/registry';
 import {
   AddReviewDocument,
   CategoryDocument,

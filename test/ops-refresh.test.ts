@@ -1,15 +1,14 @@
 import 'reflect-metadata';
-import type { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
-import { openDatabase } from '../src/database/database';
+import type { Database } from '../src/database/database';
 import { seedCatalog } from '../src/database/seed';
+import { refreshErrorToPublic } from '../src/errors';
 import { createLogger } from '../src/logger';
-import { REFRESH_LOCK_CLASS } from '../src/modules/views/refresh';
-import { MANAGED_VIEW_NAMES } from '../src/modules/views/view-names';
-import { loadViewRegistry } from '../src/modules/views/view-registry';
-import { ViewService } from '../src/modules/views/views.service';
+import { MANAGED_VIEW_NAMES, REFRESH_LOCK_CLASS } from '../src/modules/views/names';
+import type { ViewService } from '../src/modules/views/ops/views.service';
+import { loadViewRegistry } from '../src/modules/views/ops/registry';
 import {
   ItemDocument,
   RefreshViewsDocument,
@@ -17,7 +16,7 @@ import {
   ViewStatusesDocument,
   type ViewStatusesQuery,
 } from './generated/graphql';
-import { OPS_TOKEN, createTestApp, type TestApp } from './support/app';
+import { OPS_TOKEN, createTestApp, instanceViews, openInstanceDatabase, type TestApp } from './support/app';
 import { errorOf, expectNoOverlap, refreshLog } from './support/ops';
 
 const silent = createLogger('silent');
@@ -194,17 +193,17 @@ describe('refreshViews', () => {
 });
 
 describe('refreshes from several servers on one database', () => {
-  let orms: MikroORM[];
+  let dbs: Database[];
   let servers: ViewService[];
 
   beforeAll(async () => {
     // Each "server" has its own pool and its own ViewService, as separate processes would.
-    orms = await Promise.all([1, 2, 3].map(() => openDatabase({ url: app.url, poolMax: 3, log: silent })));
-    servers = orms.map((orm) => new ViewService(orm, app.config, silent));
+    dbs = [1, 2, 3].map(() => openInstanceDatabase(app.url));
+    servers = dbs.map((db) => instanceViews(db, app.config));
   });
 
   afterAll(async () => {
-    await Promise.all((orms ?? []).map((orm) => orm.close(true)));
+    await Promise.all((dbs ?? []).map((db) => db.close()));
   });
 
   it('all succeed, without deadlocks, and never refresh one view at the same time', async () => {
@@ -249,7 +248,7 @@ describe('refreshes from several servers on one database', () => {
 
   it('refreshes on REFRESH_INTERVAL_SECONDS, and not when nothing changed', async () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: app.url, REFRESH_INTERVAL_SECONDS: '1' });
-    const scheduled = new ViewService(orms[0], config, silent);
+    const scheduled = instanceViews(dbs[0], config);
     await refresh();
     const item = (await app.sql.one<{ id: number }>('select min(id) as id from gear_item'))!.id;
     await app.sql.rows('insert into gear_review (gear_item_id, rating) values ($1, 1)', [item]);
@@ -323,7 +322,7 @@ describe('a refresh that fails', () => {
 
   it('waits at most REFRESH_LOCK_TIMEOUT_MS for another refresher, then refreshes nothing', async () => {
     const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: slow.url, REFRESH_LOCK_TIMEOUT_MS: '300' });
-    const impatient = new ViewService(slow.orm, config, silent);
+    const impatient = instanceViews(slow.db, config);
     const logBefore = await refreshLog(slow.sql);
     // A refresher elsewhere holds category_stats' lock (the key README documents).
     const other = new Client({ connectionString: slow.url });
@@ -332,8 +331,8 @@ describe('a refresh that fails', () => {
       await other.query('begin');
       await other.query("select pg_advisory_xact_lock($1, 'category_stats'::regclass::oid::int)", [REFRESH_LOCK_CLASS]);
       const err = await impatient.refresh({ views: ['gear_item_stats'] }, 'mutation').catch((e) => e);
-      expect(err.toPublic().extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', view: 'category_stats' });
-      expect(err.toPublic().message).toContain('Another refresh of category_stats');
+      expect(refreshErrorToPublic(err).extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', view: 'category_stats' });
+      expect(refreshErrorToPublic(err).message).toContain('Another refresh of category_stats');
     } finally {
       await other.query('rollback');
       await other.end();
@@ -374,7 +373,7 @@ describe('the start-up check', () => {
     await sql.rows('drop index category_stats_category_id_uidx');
     await sql.rows('drop trigger view_source_changed on gear_review');
     await sql.rows('drop materialized view category_tree cascade'); // takes category_stats with it
-    const service = new ViewService(broken.orm, broken.config, silent);
+    const service = instanceViews(broken.db, broken.config);
     const err = await service.start().catch((e: Error) => e);
     expect(err).toBeInstanceOf(Error);
     const message = (err as Error).message;
@@ -387,7 +386,7 @@ describe('the start-up check', () => {
     await sql.rows('create unique index on category_tree (id)');
     await sql.rows('create materialized view category_stats as select id as category_id from category_tree');
     await sql.rows('create trigger view_source_changed after insert or update or delete or truncate on gear_review for each statement execute function view_source_touch()');
-    const second = await new ViewService(broken.orm, broken.config, silent).start().catch((e: Error) => e);
+    const second = await instanceViews(broken.db, broken.config).start().catch((e: Error) => e);
     expect((second as Error).message).toMatch(/materialized view category_stats has no unique index/);
     expect((second as Error).message).not.toContain('category_tree');
   });

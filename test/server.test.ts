@@ -13,7 +13,7 @@ let itemId: number;
 
 beforeAll(async () => {
   app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' });
-  server = await startServer(createServices(app.orm, app.config, app.services.log));
+  server = await startServer(createServices(app.db, app.config, app.services.log));
   base = `http://127.0.0.1:${server.port}`;
   itemId = await addItem(app.sql, 'Trail Stove', null);
   await refreshViews(app.sql);

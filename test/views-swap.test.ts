@@ -4,11 +4,12 @@ import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsList } from '../migrations';
 import { seedCatalog } from '../src/database/seed';
-import { REFRESH_LOCK_CLASS } from '../src/modules/views/refresh';
-import { loadDefinitions, parseDefinition, type ViewDefinition, type ViewVersions } from '../src/modules/views/view-definitions';
-import { planViewMigration, type ViewMigrationClass } from '../src/modules/views/view-migration-plan';
-import { loadViewRegistry } from '../src/modules/views/view-registry';
-import { readViewVersions } from '../src/modules/views/view-swap';
+import { migratedViewVersions } from '../src/database/migrate';
+import { loadDefinitions, parseDefinition as parseWith, type ViewDefinition } from '../src/modules/views/ddl/definitions.v1';
+import { planViewMigration, type ViewMigrationClass } from '../src/modules/views/ddl/plan';
+import { REFRESH_LOCK_CLASS, type ViewVersions } from '../src/modules/views/names';
+import { loadViewRegistry } from '../src/modules/views/ops/registry';
+import { readViewVersions as readVersionsAgainst } from '../src/modules/views/ops/versions';
 import { RefreshViewsDocument, SwapReaderPageDocument, ViewStatusesDocument } from './generated/graphql';
 import { OPS_TOKEN, createTestApp, type TestApp } from './support/app';
 
@@ -20,6 +21,9 @@ const swap = migrationsList.findLast(
   (m) => ((m.class as { views?: ViewVersions }).views?.gear_item_stats?.version ?? 0) > 1,
 )!;
 const itemStatsVersions = loadDefinitions().get('gear_item_stats')!;
+const parseDefinition = (file: string, text: string) => parseWith(file, text, [...loadDefinitions().keys()]);
+/** The versions the views run, against what this release's migrations build (the start-up check). */
+const readViewVersions = (sql: TestApp['sql']) => readVersionsAgainst(sql, migratedViewVersions());
 
 interface ReaderReport {
   reads: number;

@@ -1,10 +1,11 @@
 import 'reflect-metadata';
 import { Client } from 'pg';
 import { migrationsList } from '../../migrations';
-import { openDatabase } from '../database/database';
+import { openOrm } from '../database/migrate';
+import { sql } from '../database/sql';
 import { createLogger } from '../logger';
-import type { ViewVersions } from '../modules/views/view-definitions';
-import { ITEMS_WITH_STATS_PARTS } from '../modules/views/view-reads';
+import type { ViewVersions } from '../modules/views/names';
+import { itemWithStats, itemsWithStatsPage } from '../modules/views/reads';
 
 // `DATABASE_URL=… npm run measure:view-swap`: on a seeded database, runs the newest view
 // migration down and up (and leaves it up) while readers query both views as the API does,
@@ -12,7 +13,7 @@ import { ITEMS_WITH_STATS_PARTS } from '../modules/views/view-reads';
 
 const READERS = 4;
 // The item page the API sends most (sorted on the view's index), then the category aggregates.
-const PAGE_SQL = `select x.* from (${ITEMS_WITH_STATS_PARTS[0]} order by s.review_count desc, s.gear_item_id limit 25) x`;
+const PAGE_SQL = sql.compile(itemsWithStatsPage([], sql.query`${itemWithStats.reviewCount} desc, ${itemWithStats.id}`, 25)).text;
 const CATEGORY_SQL = `select * from category_stats where category_id = any($1::int[])`;
 
 interface Probe {
@@ -84,8 +85,8 @@ async function main(): Promise<void> {
   if (!url) throw new Error('set DATABASE_URL to a seeded database (README, "Changing a view")');
   const swap = migrationsList.findLast((m) => Object.keys((m.class as { views?: ViewVersions }).views ?? {}).length > 0);
   if (!swap || !('previous' in swap.class)) throw new Error('no generated view migration to measure');
-  // Builds at scale take longer than the server's 30 s statement timeout allows a request.
-  const orm = await openDatabase({ url, poolMax: 2, log: createLogger('silent'), statementTimeoutMs: 0 });
+  // Builds at scale take longer than the server's statement timeout allows a request.
+  const orm = await openOrm(url, createLogger('silent'));
   try {
     const migrator = orm.getMigrator();
     if ((await migrator.getPendingMigrations()).some((m) => m.name === swap.name)) await migrator.up({ to: swap.name });

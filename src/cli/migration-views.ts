@@ -1,8 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { migrationsList } from '../../migrations';
-import { definitionsDir, loadDefinitions, type ViewVersions } from '../modules/views/view-definitions';
-import { planViewMigration, type ViewMigrationClass } from '../modules/views/view-migration-plan';
+import { definitionsDir, loadDefinitions } from '../modules/views/ddl/definitions.v1';
+import { planViewMigration, type ViewMigrationClass } from '../modules/views/ddl/plan';
+import { MANAGED_VIEW_NAMES, type ViewVersions } from '../modules/views/names';
 
 // `npm run migration:views [-- --check | --in-place]`: writes the migration that moves the
 // views to the newest versions in migrations/views, when the migrations do not already.
@@ -32,8 +33,8 @@ function migrationSource(name: string, to: ViewVersions, from: ViewVersions, inP
     ? 'dropped and recreated in place: readers of these views BLOCK while they build (development only)'
     : 'built side by side and swapped in; readers keep reading (see swapViews)';
   return `import { Migration } from '@mikro-orm/migrations';
-import type { ViewVersions } from '../src/modules/views/view-definitions';
-import { ${fn} } from '../src/modules/views/view-swap';
+import type { ViewVersions } from '../src/modules/views/names';
+import { ${fn} } from '../src/modules/views/ddl/swap.v1';
 
 // Written by \`npm run migration:views\`${inPlace ? ' --in-place' : ''}: ${changes};
 // ${how}.
@@ -78,8 +79,14 @@ function main(args: string[]): number {
     console.error(usage);
     return 2;
   }
+  const definitions = loadDefinitions();
+  const unmanaged = [...definitions.keys()].filter((v) => !(MANAGED_VIEW_NAMES as readonly string[]).includes(v));
+  if (unmanaged.length) {
+    console.error(`migrations/views defines ${unmanaged.join(', ')}, which names.ts does not list as managed`);
+    return 1;
+  }
   const plan = planViewMigration(
-    loadDefinitions(),
+    definitions,
     migrationsList.map((m) => m.class as ViewMigrationClass),
   );
   if (plan.kind === 'invalid') {

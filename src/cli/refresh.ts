@@ -4,11 +4,11 @@ import { Client } from 'pg';
 import { loadConfig, type Config } from '../config';
 import { openMigratedDatabase } from '../database/bootstrap';
 import { openDatabase } from '../database/database';
-import { BadUserInputError } from '../errors';
+import { migratedViewVersions } from '../database/migrate';
+import { BadUserInputError, ViewRefreshError, refreshErrorToPublic } from '../errors';
 import { createLogger, type Logger } from '../logger';
 import { cliUrl } from '../mikro-orm.config';
-import { ViewRefreshError } from '../modules/views/refresh';
-import { ViewService } from '../modules/views/views.service';
+import { ViewService } from '../modules/views/ops/views.service';
 
 const USAGE = `npm run refresh -- [view…] [--plain] [--stale]
 Refreshes the named materialized views (all when none is named) and every view that reads
@@ -23,8 +23,8 @@ async function open(config: Config, log: Logger) {
   if (!config.databaseUrl) {
     const url = await runningEmbeddedUrl();
     if (url) {
-      const orm = await openDatabase({ url, poolMax: 2, log });
-      return { orm, close: () => orm.close(true) };
+      const db = openDatabase({ url, log, ...config.db, poolMax: 1, primaryPoolMax: 2 });
+      return { db, close: () => db.close() };
     }
   }
   return openMigratedDatabase(config, log);
@@ -70,7 +70,7 @@ async function main(): Promise<number> {
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const db = await open(config, log);
   try {
-    const views = new ViewService(db.orm, config, log);
+    const views = new ViewService(db.db.primary, config, log, migratedViewVersions());
     const started = Date.now();
     const refreshed = values.stale
       ? await views.refreshStale('cli')
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
       return 2;
     }
     if (err instanceof ViewRefreshError) {
-      console.error(err.toPublic().message);
+      console.error(refreshErrorToPublic(err).message);
       return 1;
     }
     throw err;

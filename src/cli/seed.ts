@@ -2,10 +2,9 @@ import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config';
 import { openMigratedDatabase } from '../database/bootstrap';
-import { Sql } from '../database/database';
 import { DEMO_SIZES, catalogIsEmpty, seedCatalog, type SeedSizes } from '../database/seed';
 import { createLogger } from '../logger';
-import { refreshAllViews } from '../modules/views/refresh';
+import { refreshAllViews } from '../modules/views/ops/refresh';
 
 const USAGE = `npm run seed -- [--items N] [--reviews N] [--roots N] [--branching N] [--depth N] [--unreviewed 0..1] [--force]
 Loads generated gear into the catalog of DATABASE_URL (or the embedded database), then
@@ -47,7 +46,7 @@ async function main() {
   // Millions of rows in one statement: no statement timeout.
   const db = await openMigratedDatabase(config, log, { statementTimeoutMs: 0 });
   try {
-    const sql = Sql.of(db.orm.em.fork());
+    const sql = db.db.primary;
     if (!(await catalogIsEmpty(sql)) && !values.force) {
       throw new Error('the catalog already has data; pass --force to add to it');
     }

@@ -1,13 +1,13 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { refreshAllViews } from '../modules/views/refresh';
-import { Sql, migrateUp, openDatabase } from './database';
+import { refreshAllViews } from '../modules/views/ops/refresh';
+import { openDatabase, type Database } from './database';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded';
+import { migrateUp } from './migrate';
 import { DEMO_SIZES, catalogIsEmpty, seedCatalog } from './seed';
 
-export interface Database {
-  orm: MikroORM;
+export interface OpenedDatabase {
+  db: Database;
   embedded: EmbeddedDatabase | null;
   close(): Promise<void>;
 }
@@ -23,7 +23,7 @@ export async function openMigratedDatabase(
   config: Config,
   log: Logger,
   opts: { statementTimeoutMs?: number } = {},
-): Promise<Database> {
+): Promise<OpenedDatabase> {
   let embedded: EmbeddedDatabase | null = null;
   let url = config.databaseUrl;
   if (!url) {
@@ -31,35 +31,28 @@ export async function openMigratedDatabase(
     await embedded.ensureDatabase(EMBEDDED_DB_NAME);
     url = embedded.urlFor(EMBEDDED_DB_NAME);
   }
-  let setup: MikroORM | undefined;
-  let orm: MikroORM | undefined;
+  let db: Database | undefined;
   try {
-    // Migrations (a view build at scale) and demo data may take longer than any request
-    // should: they run on a connection of their own, without the statement timeout.
-    setup = await openDatabase({ url, poolMax: 1, log, statementTimeoutMs: 0 });
-    const applied = await migrateUp(setup);
+    const applied = await migrateUp(url, log);
     if (applied.length) log.info({ applied }, 'migrations applied');
-    const sql = Sql.of(setup.em.fork());
-    if ((config.demoData ?? embedded !== null) && (await catalogIsEmpty(sql))) {
-      const counts = await seedCatalog(sql, DEMO_SIZES, (m) => log.info(`demo data: ${m}`));
+    db = openDatabase({ url, log, ...config.db, ...opts });
+    if ((config.demoData ?? embedded !== null) && (await catalogIsEmpty(db.primary))) {
+      const counts = await seedCatalog(db.primary, DEMO_SIZES, (m) => log.info(`demo data: ${m}`));
       const { statementTimeoutMs, lockTimeoutMs } = config.refresh;
-      await refreshAllViews(sql, { by: 'startup', log, statementTimeoutMs, lockTimeoutMs });
+      await refreshAllViews(db.primary, { by: 'startup', log, statementTimeoutMs, lockTimeoutMs });
       log.info(counts, 'demo data loaded and views populated');
     }
-    await setup.close(true);
-    orm = await openDatabase({ url, poolMax: config.poolMax, log, statementTimeoutMs: opts.statementTimeoutMs });
   } catch (err) {
-    await setup?.close(true).catch(() => {});
-    await orm?.close(true).catch(() => {});
+    await db?.close().catch(() => {});
     await embedded?.stop().catch(() => {});
     throw err;
   }
-  const opened = orm;
+  const opened = db;
   return {
-    orm: opened,
+    db: opened,
     embedded,
     close: async () => {
-      await opened.close(true);
+      await opened.close();
       await embedded?.stop();
     },
   };

@@ -1,10 +1,11 @@
 import pg from 'pg';
 import { migrationsList } from '../../migrations';
-import { Sql, migrateUp, openDatabase } from '../../src/database/database';
+import { openScriptDatabase } from '../../src/database/database';
+import { migrateUp } from '../../src/database/migrate';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded';
 import { seedCatalog, type SeedSizes } from '../../src/database/seed';
 import { createLogger } from '../../src/logger';
-import { refreshAllViews } from '../../src/modules/views/refresh';
+import { refreshAllViews } from '../../src/modules/views/ops/refresh';
 
 /** 10 roots, 5 children each, 4 levels: 1,560 categories at every scale. */
 const TREE = { roots: 10, branching: 5, depth: 4, unreviewedShare: 0.1 };
@@ -92,15 +93,15 @@ export async function prepareDatabase(scale: Scale, progress: (msg: string) => v
       return reuse;
     });
     const url = withDatabase(adminUrl, name);
-    const orm = await openDatabase({ url, poolMax: 2, log, statementTimeoutMs: 0 });
+    await migrateUp(url, log);
+    const db = openScriptDatabase(url, log);
     let seedSeconds: number | null = null;
     try {
-      await migrateUp(orm);
       if (found) {
         progress(`reusing ${name} (seeded earlier at these sizes)`);
       } else {
         const started = Date.now();
-        const sql = Sql.of(orm.em.fork());
+        const sql = db.primary;
         await ticking(progress, started, async (say) => {
           await seedCatalog(sql, sizes, (m) => say(`seeding ${m}`));
           say('refreshing the views');
@@ -115,7 +116,7 @@ export async function prepareDatabase(scale: Scale, progress: (msg: string) => v
         progress(`seeded in ${seedSeconds.toFixed(1)} s`);
       }
     } finally {
-      await orm.close(true);
+      await db.close();
     }
     const { counts, serverVersion } = await withClient(url, async (c) => {
       await c.query(CREATE_POSTGRAPHILE_INDEX);

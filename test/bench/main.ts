@@ -6,7 +6,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { Sql, openDatabase } from '../../src/database/database';
+import { openScriptDatabase } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
 import { APPLICATION_NAMES, CONTENDERS, POSTGRAPHILE_DIR, startContender, type ContenderKey, type RunningContender } from './contenders';
 import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, SCALES, prepareDatabase, withClient, type BenchDatabase, type Scale } from './dataset';
@@ -271,11 +271,11 @@ async function refreshFigures(
   say: (m: string) => void,
 ): Promise<Report['refresh']> {
   const log = createLogger('warn');
-  const orm = await openDatabase({ url: db.url, poolMax: 2, log, statementTimeoutMs: 0 });
+  const database = openScriptDatabase(db.url, log);
   // PostGraphile's index is not tally's: out of the way while tally's refresh is timed.
   await withClient(db.url, (c) => c.query(`drop index if exists ${POSTGRAPHILE_INDEX}`));
   try {
-    const sql = Sql.of(orm.em.fork());
+    const sql = database.primary;
     const plain: RefreshTimes[] = [];
     const concurrently: RefreshTimes[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -301,7 +301,7 @@ async function refreshFigures(
     return { plain, concurrently, readerConnections: 1, readers: { idle, concurrently: conc, plain: blocking } };
   } finally {
     await withClient(db.url, (c) => c.query(CREATE_POSTGRAPHILE_INDEX));
-    await orm.close(true);
+    await database.close();
   }
 }
 

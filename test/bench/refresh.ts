@@ -1,6 +1,6 @@
-import type { Sql } from '../../src/database/database';
+import type { Sql } from '../../src/database/sql';
 import type { Logger } from '../../src/logger';
-import { refreshAllViews } from '../../src/modules/views/refresh';
+import { refreshAllViews } from '../../src/modules/views/ops/refresh';
 
 /** Milliseconds per view as the refresh reports them, and `all`: the whole run, wall clock. */
 export type RefreshTimes = Record<string, number>;

@@ -2,11 +2,12 @@ import 'reflect-metadata';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
-import { Sql, migrateUp, openDatabase } from '../../src/database/database';
+import { openScriptDatabase } from '../../src/database/database';
+import { migrateUp } from '../../src/database/migrate';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database/embedded';
 import { seedCatalog } from '../../src/database/seed';
 import { createLogger } from '../../src/logger';
-import { refreshAllViews } from '../../src/modules/views/refresh';
+import { refreshAllViews } from '../../src/modules/views/ops/refresh';
 import {
   OPS_TOKEN,
   closedLoop,
@@ -365,16 +366,16 @@ async function main() {
     await cluster.dropDatabase(DB);
     await cluster.ensureDatabase(DB);
     const url = cluster.urlFor(DB);
-    const orm = await openDatabase({ url, poolMax: 2, log });
+    await migrateUp(url, log);
+    const db = openScriptDatabase(url, log);
     try {
-      await migrateUp(orm);
-      const sql = Sql.of(orm.em.fork());
+      const sql = db.primary;
       const t = now();
       await seedCatalog(sql, { roots: 6, branching: 3, depth: 4, items: ITEMS, reviews: REVIEWS, unreviewedShare: 0.1 });
       await refreshAllViews(sql, { by: 'seed', log });
       console.log(`seeded and refreshed in ${fmt(now() - t)} ms (embedded PostgreSQL on 127.0.0.1:${port})`);
     } finally {
-      await orm.close(true);
+      await db.close();
     }
     const parts = (process.env.RELIABILITY_PARTS ?? 'load,outage,shutdown').split(',');
     if (parts.includes('load')) await partLoad(url);

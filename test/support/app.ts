@@ -7,9 +7,13 @@ import { Client } from 'pg';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config';
 import { createContext, createServices, type AppServices, type Context } from '../../src/context';
-import { Sql, migrateUp, openDatabase } from '../../src/database/database';
+import { openDatabase, type Database } from '../../src/database/database';
+import { migratedViewVersions, openOrm } from '../../src/database/migrate';
+import { createPool } from '../../src/database/sql';
 import { createLogger } from '../../src/logger';
+import { ViewService } from '../../src/modules/views/ops/views.service';
 import { createApollo } from '../../src/server';
+import { TestSql } from './sql';
 
 export const OPS_TOKEN = 'test-ops-token-0123456789';
 
@@ -22,12 +26,15 @@ export interface ExecResult<T> {
 
 export interface TestApp {
   url: string;
+  /** MikroORM on the suite's database: migrations and the schema diff. */
   orm: MikroORM;
+  /** The pools the server reads and writes through. */
+  db: Database;
   services: AppServices;
   config: Config;
   apollo: ApolloServer<Context>;
-  /** Plain SQL on the suite's database (arrange and check). */
-  sql: Sql;
+  /** SQL on the suite's database, on a pool of its own (arrange and check). */
+  sql: TestSql;
   exec<T, V extends Record<string, unknown>>(
     doc: TypedDocumentNode<T, V> | string,
     variables?: V,
@@ -62,19 +69,22 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   const url = urlWithDatabase(inject('adminUrl'), database);
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, OPS_TOKEN, LOG_LEVEL: 'silent', ...env });
   const log = createLogger(config.logLevel);
-  const orm = await openDatabase({ url, poolMax: 5, log });
-  await migrateUp(orm);
-  const services = createServices(orm, config, log);
+  const orm = await openOrm(url, log);
+  await orm.getMigrator().up();
+  const db = openDatabase({ url, log, ...config.db, poolMax: 5, primaryPoolMax: 3 });
+  const services = createServices(db, config, log);
+  const testPool = createPool({ url, max: 3, statementTimeoutMs: 0, applicationName: 'tally-test', onIdleError: () => {} });
   const apollo = await createApollo(services);
   await apollo.start();
 
   return {
     url,
     orm,
+    db,
     services,
     config,
     apollo,
-    sql: Sql.of(orm.em.fork()),
+    sql: new TestSql(testPool),
     async exec(doc, variables, opts = {}) {
       const authorization = opts.authorization ?? (opts.token ? `Bearer ${opts.token}` : undefined);
       const contextValue = createContext(services, { authorization });
@@ -86,7 +96,20 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
     async close() {
       await apollo.stop();
       await orm.close(true);
+      await db.close();
+      await testPool.end();
       await adminQuery(`drop database if exists ${database} with (force)`);
     },
   };
+}
+
+/** The database as another server instance would open it: pools of its own. */
+export function openInstanceDatabase(url: string, poolMax = 3): Database {
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url });
+  return openDatabase({ url, log: createLogger('silent'), ...config.db, poolMax, primaryPoolMax: poolMax });
+}
+
+/** The views service another server instance would run on `db`. */
+export function instanceViews(db: Database, config: Config): ViewService {
+  return new ViewService(db.primary, config, createLogger('silent'), migratedViewVersions());
 }

@@ -1,6 +1,6 @@
-import type { Sql } from '../../src/database/database';
+import type { TestSql as Sql } from './sql';
 import { createLogger } from '../../src/logger';
-import { refreshAllViews } from '../../src/modules/views/refresh';
+import { refreshAllViews } from '../../src/modules/views/ops/refresh';
 
 /** Inserts a category and returns its id. */
 export async function addCategory(sql: Sql, name: string, parentId: number | null = null): Promise<number> {

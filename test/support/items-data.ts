@@ -1,5 +1,5 @@
 import type { GearItemFilter, GearItemOrder } from '../generated/graphql';
-import type { Sql } from '../../src/database/database';
+import type { TestSql as Sql } from './sql';
 import { addCategory, addItem, addReviews, refreshViews } from './fixtures';
 
 // A small catalog built to hit every edge of gearItems (ties, nulls, LIKE metacharacters,

@@ -1,6 +1,6 @@
 import type { GraphQLFormattedError } from 'graphql';
 import { expect } from 'vitest';
-import type { Sql } from '../../src/database/database';
+import type { TestSql as Sql } from './sql';
 
 /** A row of view_refresh_log, times in microseconds (the column's precision). */
 export interface LogRow {

@@ -1,13 +1,14 @@
 import DataLoader from 'dataloader';
-import type { Sql } from '../../database/database';
+import { sql, type Sql } from '../../database/sql';
 import { groupedInKeyOrder, inKeyOrder } from '../common/batch';
 import type { GearItemNode } from './gear-item.type';
 import type { GearReviewNode } from './gear-review.type';
 
-export const ITEM_COLUMNS = (alias: string) =>
-  `${alias}.id, ${alias}.name, ${alias}.description, ${alias}.category_id as "categoryId", ${alias}.created_at as "createdAt"`;
+/** The columns of an item row (GearItemNode) of gear_item `i`. */
+export const ITEM_COLUMNS = sql.raw(`i.id, i.name, i.description, i.category_id as "categoryId", i.created_at as "createdAt"`);
 
-const REVIEW_COLUMNS = `r.id, r.rating, r.body, r.created_at as "createdAt", r.gear_item_id as "gearItemId"`;
+/** The columns of a review row (GearReviewNode) of gear_review `r`. */
+export const REVIEW_COLUMNS = sql.raw(`r.id, r.rating, r.body, r.created_at as "createdAt", r.gear_item_id as "gearItemId"`);
 
 /** One page of one item's reviews: up to `limit` rows after (createdAt, id), newest first. */
 export interface ReviewPageKey {
@@ -16,10 +17,12 @@ export interface ReviewPageKey {
   after: { createdAt: string; id: number } | null;
 }
 
-export function createCatalogLoaders(sql: Sql) {
+export function createCatalogLoaders(db: Sql) {
   return {
     items: new DataLoader<number, GearItemNode | null>(async (ids) => {
-      const rows = await sql.rows<GearItemNode>(`select ${ITEM_COLUMNS('i')} from gear_item i where i.id = any($1::int[])`, [ids], { prepared: true });
+      const rows = await db.rows<GearItemNode>(sql.query`select ${ITEM_COLUMNS} from gear_item i where i.id = any(${sql.value(ids)}::int[])`, {
+        prepared: true,
+      });
       return inKeyOrder(ids, rows, (r) => r.id, (r) => r, null);
     }),
 
@@ -27,9 +30,11 @@ export function createCatalogLoaders(sql: Sql) {
     // on (gear_item_id, created_at, id), whatever mix of page sizes and cursors.
     reviewPages: new DataLoader<ReviewPageKey, GearReviewNode[], string>(
       async (keys) => {
-        const rows = await sql.rows<GearReviewNode & { k: number }>(
-          `select k.ord as k, ${REVIEW_COLUMNS}
-             from unnest($1::int[], $2::int[], $3::timestamptz[], $4::int[]) with ordinality as k(item_id, lim, after_at, after_id, ord)
+        const rows = await db.rows<GearReviewNode & { k: number }>(
+          sql.query`select k.ord as k, ${REVIEW_COLUMNS}
+             from unnest(${sql.value(keys.map((k) => k.itemId))}::int[], ${sql.value(keys.map((k) => k.limit))}::int[],
+                         ${sql.value(keys.map((k) => k.after?.createdAt ?? null))}::timestamptz[], ${sql.value(keys.map((k) => k.after?.id ?? null))}::int[])
+                  with ordinality as k(item_id, lim, after_at, after_id, ord)
              cross join lateral (
                select * from gear_review r
                 where r.gear_item_id = k.item_id
@@ -38,12 +43,6 @@ export function createCatalogLoaders(sql: Sql) {
                 limit k.lim
              ) r
             order by k.ord, r.created_at desc, r.id desc`,
-          [
-            keys.map((k) => k.itemId),
-            keys.map((k) => k.limit),
-            keys.map((k) => k.after?.createdAt ?? null),
-            keys.map((k) => k.after?.id ?? null),
-          ],
           { prepared: true },
         );
         return groupedInKeyOrder(
@@ -56,9 +55,8 @@ export function createCatalogLoaders(sql: Sql) {
     ),
 
     reviewTotals: new DataLoader<number, number>(async (ids) => {
-      const rows = await sql.rows<{ id: number; n: number }>(
-        'select gear_item_id as id, count(*)::int as n from gear_review where gear_item_id = any($1::int[]) group by gear_item_id',
-        [ids],
+      const rows = await db.rows<{ id: number; n: number }>(
+        sql.query`select gear_item_id as id, count(*)::int as n from gear_review where gear_item_id = any(${sql.value(ids)}::int[]) group by gear_item_id`,
         { prepared: true },
       );
       return inKeyOrder(ids, rows, (r) => r.id, (r) => r.n, 0);

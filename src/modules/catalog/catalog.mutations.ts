@@ -1,11 +1,12 @@
 import { Arg, Ctx, Mutation, Resolver, UseMiddleware } from 'type-graphql';
 import type { Context } from '../../context';
-import { BadUserInputError } from '../../errors';
+import { sql } from '../../database/sql';
+import { BadUserInputError, referenceMustExist } from '../../errors';
 import { OpsOnly } from '../auth/ops-token';
 import { checkText } from '../common/filters';
 import { parseId, parseOptionalId } from '../common/ids';
-import { checkName, referenceMustExist } from '../common/writes';
-import { ITEM_COLUMNS } from './catalog.loaders';
+import { checkName } from '../common/writes';
+import { ITEM_COLUMNS, REVIEW_COLUMNS } from './catalog.loaders';
 import { AddReviewInput, CreateGearItemInput, MAX_DESCRIPTION, MAX_REVIEW_BODY } from './catalog-write.inputs';
 import { GearItemNode } from './gear-item.type';
 import { GearReviewNode } from './gear-review.type';
@@ -22,9 +23,9 @@ export class CatalogMutationResolver {
     const description = input.description == null ? null : checkText(input.description, 'input.description', MAX_DESCRIPTION);
     const categoryId = parseOptionalId(input.categoryId, 'input.categoryId');
     const item = await referenceMustExist(
-      ctx.sql.one<GearItemNode>(
-        `insert into gear_item as i (name, description, category_id) values ($1, $2, $3) returning ${ITEM_COLUMNS('i')}`,
-        [name, description, categoryId],
+      ctx.primary.one<GearItemNode>(
+        sql.query`insert into gear_item as i (name, description, category_id)
+                  values (${sql.value(name)}, ${sql.value(description)}, ${sql.value(categoryId)}) returning ${ITEM_COLUMNS}`,
       ),
       'input.categoryId',
       `category ${categoryId}`,
@@ -41,10 +42,9 @@ export class CatalogMutationResolver {
     }
     const body = input.body == null ? null : checkText(input.body, 'input.body', MAX_REVIEW_BODY);
     const review = await referenceMustExist(
-      ctx.sql.one<GearReviewNode>(
-        `insert into gear_review as r (gear_item_id, rating, body) values ($1, $2, $3)
-         returning r.id, r.rating, r.body, r.created_at as "createdAt", r.gear_item_id as "gearItemId"`,
-        [gearItemId, input.rating, body],
+      ctx.primary.one<GearReviewNode>(
+        sql.query`insert into gear_review as r (gear_item_id, rating, body)
+                  values (${sql.value(gearItemId)}, ${sql.value(input.rating)}, ${sql.value(body)}) returning ${REVIEW_COLUMNS}`,
       ),
       'input.gearItemId',
       `item ${gearItemId}`,

@@ -1,40 +1,33 @@
-import { BadUserInputError } from '../../errors';
-import type { CursorValue } from '../common/cursor';
-import { SqlConditions, checkText, containsPattern, OrderDirection } from '../common/filters';
+import { sql, type SqlFragment } from '../../database/sql';
+import { isFiniteOrNull, isInt, isText, isTimestamp, type CursorCheck, type CursorValue } from '../common/cursor';
+import { checkText, comparisonsSql, containsPattern, normalizeComparisons, OrderDirection, type Comparisons } from '../common/filters';
 import { parseOptionalId } from '../common/ids';
-import { ITEMS_WITH_STATS_PARTS, ratingSortKey, subtreeIdsSql } from '../views/view-reads';
+import { inSubtree, itemWithStats, itemsWithStatsCount, itemsWithStatsPage, ratingSortKey, type ItemWithStatsRow } from '../views/reads';
 import { GearItemOrderField, type GearItemFilter, type GearItemOrder } from './gear-item.inputs';
 
-// Builds the one statement that filters, sorts and pages items in PostgreSQL (keyset, no
-// OFFSET), over `x` = every item with its cached aggregates.
+// What a gearItems request asks, normalised (checked, defaults applied, equivalent
+// spellings made one), and the one statement that filters, sorts and pages it in
+// PostgreSQL (keyset, no OFFSET). Cursors are bound to the normalised request, never to
+// the SQL, so rewording the SQL in a release leaves every cursor that clients hold working.
 
 interface FieldSpec {
-  column: string;
+  column: SqlFragment;
+  /** The row's value of this field, as a cursor carries it. */
+  key: keyof ItemWithStatsRow;
   cast: string;
-  /** The sort key: equal to the column except where nulls must sort last. */
-  key: (expr: string, dir: OrderDirection) => string;
+  /** The sort key: the column itself, except where nulls must sort last. */
+  sortKey: (expr: SqlFragment, dir: OrderDirection) => SqlFragment;
   /** Checks a value taken from a cursor. */
-  valid: (v: CursorValue) => boolean;
+  valid: CursorCheck;
 }
 
-const plain = (expr: string) => expr;
-const isInt = (v: CursorValue) => typeof v === 'number' && Number.isInteger(v);
+const plain = (expr: SqlFragment) => expr;
 const FIELDS: Record<GearItemOrderField, FieldSpec> = {
-  ID: { column: 'id', cast: 'int', key: plain, valid: isInt },
-  NAME: { column: 'name', cast: 'text', key: plain, valid: (v) => typeof v === 'string' },
-  CREATED_AT: {
-    column: 'created_at',
-    cast: 'timestamptz',
-    key: plain,
-    valid: (v) => typeof v === 'string' && !Number.isNaN(Date.parse(v)),
-  },
-  REVIEW_COUNT: { column: 'review_count', cast: 'int', key: plain, valid: isInt },
-  REVIEW_RATING: {
-    column: 'review_rating',
-    cast: 'float8',
-    key: ratingSortKey,
-    valid: (v) => v === null || (typeof v === 'number' && Number.isFinite(v)),
-  },
+  ID: { column: itemWithStats.id, key: 'id', cast: 'int', sortKey: plain, valid: isInt },
+  NAME: { column: itemWithStats.name, key: 'name', cast: 'text', sortKey: plain, valid: isText },
+  CREATED_AT: { column: itemWithStats.createdAt, key: 'createdAt', cast: 'timestamptz', sortKey: plain, valid: isTimestamp },
+  REVIEW_COUNT: { column: itemWithStats.reviewCount, key: 'reviewCount', cast: 'int', sortKey: plain, valid: isInt },
+  REVIEW_RATING: { column: itemWithStats.reviewRating, key: 'reviewRating', cast: 'float8', sortKey: ratingSortKey, valid: isFiniteOrNull },
 };
 
 export interface Term {
@@ -58,78 +51,88 @@ export function normalizeOrder(orderBy: readonly GearItemOrder[] | null | undefi
   return terms;
 }
 
+/** A filter as checked: only the terms given, ids as numbers, in one fixed key order. */
+export interface NormalizedFilter {
+  categoryId?: number;
+  inCategory?: number;
+  nameContains?: string;
+  reviewCount?: Comparisons;
+  reviewRating?: Comparisons;
+}
+
+/** Checks the filter (BAD_USER_INPUT names the bad field) and drops what does not filter. */
+export function normalizeFilter(filter: GearItemFilter | null | undefined): NormalizedFilter {
+  const out: NormalizedFilter = {};
+  if (!filter) return out;
+  const categoryId = parseOptionalId(filter.categoryId, 'filter.categoryId');
+  if (categoryId !== null) out.categoryId = categoryId;
+  const inCategory = parseOptionalId(filter.inCategory, 'filter.inCategory');
+  if (inCategory !== null) out.inCategory = inCategory;
+  if (filter.nameContains != null) {
+    const text = checkText(filter.nameContains, 'filter.nameContains', 200);
+    if (text !== '') out.nameContains = text;
+  }
+  const reviewCount = normalizeComparisons(filter.reviewCount, 'filter.reviewCount');
+  if (reviewCount) out.reviewCount = reviewCount;
+  const reviewRating = normalizeComparisons(filter.reviewRating, 'filter.reviewRating');
+  if (reviewRating) out.reviewRating = reviewRating;
+  return out;
+}
+
+/** The filter's conditions on the item rows. */
+export function filterSql(f: NormalizedFilter): SqlFragment[] {
+  const out: SqlFragment[] = [];
+  if (f.categoryId !== undefined) out.push(sql.query`${itemWithStats.categoryId} = ${sql.value(f.categoryId)}::int`);
+  if (f.inCategory !== undefined) out.push(inSubtree(itemWithStats.categoryId, f.inCategory));
+  if (f.nameContains !== undefined) out.push(sql.query`${itemWithStats.name} ilike ${sql.value(containsPattern(f.nameContains))}::text`);
+  if (f.reviewCount) out.push(...comparisonsSql(itemWithStats.reviewCount, f.reviewCount, 'int'));
+  if (f.reviewRating) out.push(...comparisonsSql(itemWithStats.reviewRating, f.reviewRating, 'float8'));
+  return out;
+}
+
+/** What a gearItems cursor is bound to: the normalised filter and order. */
+export function cursorScope(filter: NormalizedFilter, terms: readonly Term[]): string {
+  return `gearItems:${JSON.stringify([filter, terms])}`;
+}
+
+/** The checks a cursor's key must pass for these terms. */
+export const cursorChecks = (terms: readonly Term[]): CursorCheck[] => terms.map((t) => FIELDS[t.field].valid);
+
 /** The cursor value of a row for each term (dates as ISO text, as the cursor carries them). */
-export function sortKeyOf(row: Record<string, unknown>, terms: Term[]): CursorValue[] {
+export function sortKeyOf(row: ItemWithStatsRow, terms: readonly Term[]): CursorValue[] {
   return terms.map((t) => {
-    const v = row[FIELDS[t.field].column];
-    return v instanceof Date ? v.toISOString() : (v as CursorValue);
+    const v = row[FIELDS[t.field].key];
+    return v instanceof Date ? v.toISOString() : v;
   });
 }
 
-/** Filter conditions on `x`, with their parameters; BAD_USER_INPUT names the bad field. */
-export function filterConditions(filter: GearItemFilter | null | undefined): SqlConditions {
-  const c = new SqlConditions();
-  if (!filter) return c;
-  const categoryId = parseOptionalId(filter.categoryId, 'filter.categoryId');
-  if (categoryId !== null) c.add(`x.category_id = ${c.param(categoryId, 'int')}`);
-  const inCategory = parseOptionalId(filter.inCategory, 'filter.inCategory');
-  if (inCategory !== null) c.add(`x.category_id in (${subtreeIdsSql(c.param(inCategory, 'int'))})`);
-  if (filter.nameContains != null) {
-    const text = checkText(filter.nameContains, 'filter.nameContains', 200);
-    if (text !== '') c.add(`x.name ilike ${c.param(containsPattern(text), 'text')}`);
-  }
-  c.compare('x.review_count', filter.reviewCount, 'int', 'filter.reviewCount');
-  c.compare('x.review_rating', filter.reviewRating, 'float8', 'filter.reviewRating');
-  return c;
-}
+const sortKey = (t: Term) => FIELDS[t.field].sortKey(FIELDS[t.field].column, t.dir);
 
 /**
  * Rows strictly after `after` in the order of `terms`: the first term's bound is a plain
  * range (so the sort index can start there), then the lexicographic comparison.
  */
-function keysetCondition(c: SqlConditions, terms: Term[], after: CursorValue[]): void {
-  const keys = terms.map((t) => FIELDS[t.field].key(`x.${FIELDS[t.field].column}`, t.dir));
-  const params = terms.map((t, i) => FIELDS[t.field].key(c.param(after[i], FIELDS[t.field].cast), t.dir));
-  const beyond = (i: number) => (terms[i].dir === OrderDirection.DESC ? '<' : '>');
+function keysetSql(terms: readonly Term[], after: readonly CursorValue[]): SqlFragment[] {
+  const keys = terms.map(sortKey);
+  const bounds = terms.map((t, i) => FIELDS[t.field].sortKey(sql.query`${sql.value(after[i])}::${sql.raw(FIELDS[t.field].cast)}`, t.dir));
+  const beyond = (i: number) => sql.raw(terms[i].dir === OrderDirection.DESC ? '<' : '>');
   const alternatives = terms.map((_, i) =>
-    [...keys.slice(0, i).map((k, j) => `${k} = ${params[j]}`), `${keys[i]} ${beyond(i)} ${params[i]}`].join(' and '),
+    sql.join([...keys.slice(0, i).map((k, j) => sql.query`${k} = ${bounds[j]}`), sql.query`${keys[i]} ${beyond(i)} ${bounds[i]}`], ' and '),
   );
-  c.add(`${keys[0]} ${beyond(0)}= ${params[0]}`);
-  c.add(`(${alternatives.join(' or ')})`);
+  return [sql.query`${keys[0]} ${beyond(0)}= ${bounds[0]}`, sql.query`(${sql.join(alternatives, ' or ')})`];
 }
 
-export function decodeKey(key: CursorValue[], terms: Term[], field: string): CursorValue[] {
-  if (key.length !== terms.length || !terms.every((t, i) => FIELDS[t.field].valid(key[i]))) {
-    throw new BadUserInputError(`${field} is not a cursor from this query (same filter and orderBy)`, field);
-  }
-  return key;
+/** The page statement: up to `limit` rows after `after` (null: from the start). */
+export function pageSql(filter: NormalizedFilter, terms: readonly Term[], after: readonly CursorValue[] | null, limit: number): SqlFragment {
+  const where = after ? [...filterSql(filter), ...keysetSql(terms, after)] : filterSql(filter);
+  const order = sql.join(
+    terms.map((t) => sql.query`${sortKey(t)} ${sql.raw(t.dir === OrderDirection.DESC ? 'desc' : 'asc')}`),
+    ', ',
+  );
+  return itemsWithStatsPage(where, order, limit);
 }
 
-const COLUMNS = 'x.id, x.name, x.description, x.category_id, x.created_at, x.review_count, x.review_rating';
-
-/**
- * Each part of the item list (see ITEMS_WITH_STATS_PARTS) filtered, sorted and cut to
- * `limit` on its own, so the view's sort indexes serve it; then the parts' rows, at most
- * `limit` each, merged in the same order and cut again.
- */
-export function pageQuery(filter: SqlConditions, terms: Term[], after: CursorValue[] | null, limit: number) {
-  const c = new SqlConditions([...filter.params]);
-  filter.conditions.forEach((cond) => c.add(cond));
-  if (after) keysetCondition(c, terms, after);
-  const order = terms
-    .map((t) => `${FIELDS[t.field].key(`x.${FIELDS[t.field].column}`, t.dir)} ${t.dir === OrderDirection.DESC ? 'desc' : 'asc'}`)
-    .join(', ');
-  // The limit is written into the text (a checked integer, never client text): with it known,
-  // PostgreSQL can reuse a generic plan of a prepared page instead of planning every call.
-  if (!Number.isInteger(limit) || limit < 0) throw new Error(`bad page limit ${limit}`);
-  const tail = `order by ${order} limit ${limit}`;
-  const parts = ITEMS_WITH_STATS_PARTS.map((part) => `(select ${COLUMNS} from (${part}) x ${c.where()} ${tail})`);
-  const text = `select ${COLUMNS} from (${parts.join(' union all ')}) x ${tail}`;
-  return { text, params: c.params };
-}
-
-/** Every match, counted in each part on its own (so the filter can use the parts' indexes). */
-export function countQuery(filter: SqlConditions) {
-  const counts = ITEMS_WITH_STATS_PARTS.map((part) => `(select count(*) from (${part}) x ${filter.where()})`);
-  return { text: `select (${counts.join(' + ')})::int as n`, params: filter.params };
+/** Every match, counted. */
+export function countSql(filter: NormalizedFilter): SqlFragment {
+  return itemsWithStatsCount(filterSql(filter));
 }

@@ -1,20 +1,11 @@
 import type { Context } from '../../context';
-import { BadUserInputError } from '../../errors';
 import { checkFirst, toPage, type Page } from '../common/connection';
+import { isInt, isTimestamp } from '../common/cursor';
+import type { ItemWithStatsRow } from '../views/reads';
 import type { GearItemFilter, GearItemOrder } from './gear-item.inputs';
-import { countQuery, decodeKey, filterConditions, normalizeOrder, pageQuery, sortKeyOf } from './gear-item.query';
+import { countSql, cursorChecks, cursorScope, normalizeFilter, normalizeOrder, pageSql, sortKeyOf } from './gear-item.query';
 import type { GearItemNode } from './gear-item.type';
 import type { GearReviewNode } from './gear-review.type';
-
-interface ItemRow {
-  id: number;
-  name: string;
-  description: string | null;
-  category_id: number | null;
-  created_at: Date;
-  review_count: number;
-  review_rating: number | null;
-}
 
 export interface ListItemsArgs {
   filter?: GearItemFilter | null;
@@ -29,39 +20,37 @@ export interface ListItemsArgs {
  */
 export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Page<GearItemNode>> {
   const first = checkFirst(args.first);
-  const filter = filterConditions(args.filter);
+  const filter = normalizeFilter(args.filter);
   const terms = normalizeOrder(args.orderBy);
-  // Bound to the filter as it runs (its SQL and parameters), so filters that say the same
-  // ({} and none, "01" and "1") share cursors and any other filter refuses them.
-  const scope = `gearItems:${JSON.stringify([filter.conditions, filter.params, terms])}`;
-  const after = args.after == null ? null : decodeKey(ctx.cursors.decode(args.after, scope, 'after'), terms, 'after');
+  // Filters that say the same ({} and none, "01" and "1") share cursors; any other refuses them.
+  const scope = cursorScope(filter, terms);
+  const after = args.after == null ? null : ctx.cursors.decode(args.after, scope, 'after', cursorChecks(terms));
 
-  const query = pageQuery(filter, terms, after, first + 1);
   // first + 1 rows tell hasNextPage, also when first is 0.
   // Unfiltered pages plan the same whatever the cursor: prepared. A filter's best plan
   // depends on its values (a leaf's subtree or a root's, a rare count or a common one).
-  const rows = await ctx.sql.rows<ItemRow>(query.text, query.params, { prepared: filter.conditions.length === 0 });
+  const filtered = Object.keys(filter).length > 0;
+  const rows = await ctx.sql.rows<ItemWithStatsRow>(pageSql(filter, terms, after, first + 1), { prepared: !filtered });
   return toPage(
     rows,
     first,
     (row) => {
-      const stats = { reviewCount: row.review_count, reviewRating: row.review_rating };
+      const stats = { reviewCount: row.reviewCount, reviewRating: row.reviewRating };
       const node: GearItemNode = {
         id: row.id,
         name: row.name,
         description: row.description,
-        categoryId: row.category_id,
-        createdAt: row.created_at,
+        categoryId: row.categoryId,
+        createdAt: row.createdAt,
         stats,
       };
       ctx.loaders.items.prime(row.id, node);
       ctx.loaders.itemStats.prime(row.id, stats);
       return node;
     },
-    (row) => ctx.cursors.encode(scope, sortKeyOf(row as unknown as Record<string, unknown>, terms)),
+    (row) => ctx.cursors.encode(scope, sortKeyOf(row, terms)),
     async () => {
-      const count = countQuery(filter);
-      const [{ n }] = await ctx.sql.rows<{ n: number }>(count.text, count.params);
+      const [{ n }] = await ctx.sql.rows<{ n: number }>(countSql(filter));
       return n;
     },
   );
@@ -77,12 +66,8 @@ export async function listReviews(
   const scope = `reviews:${itemId}`;
   let after: { createdAt: string; id: number } | null = null;
   if (args.after != null) {
-    const key = ctx.cursors.decode(args.after, scope, 'after');
-    const [createdAt, id] = key;
-    if (key.length !== 2 || typeof createdAt !== 'string' || Number.isNaN(Date.parse(createdAt)) || !Number.isInteger(id)) {
-      throw new BadUserInputError('after is not a cursor from this query', 'after');
-    }
-    after = { createdAt, id: id as number };
+    const [createdAt, id] = ctx.cursors.decode(args.after, scope, 'after', [isTimestamp, isInt]);
+    after = { createdAt: createdAt as string, id: id as number };
   }
   const rows = await ctx.loaders.reviewPages.load({ itemId, limit: first + 1, after });
   return toPage(

@@ -1,6 +1,6 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { connectionTypes } from '../common/connection';
-import type { ItemStats } from '../views/view-reads';
+import type { ItemStats } from '../views/reads';
 
 @ObjectType('GearItem', { description: 'A piece of gear in the catalog.' })
 export class GearItemNode {

@@ -2,7 +2,10 @@ import { Arg, Ctx, Mutation, Resolver, UseMiddleware } from 'type-graphql';
 import type { Context } from '../../context';
 import { OpsOnly } from '../auth/ops-token';
 import { parseOptionalId } from '../common/ids';
-import { checkName, referenceMustExist } from '../common/writes';
+import { sql } from '../../database/sql';
+import { referenceMustExist } from '../../errors';
+import { checkName } from '../common/writes';
+import { CATEGORY_COLUMNS } from './categories.loaders';
 import { CreateCategoryInput } from './category.inputs';
 import { CategoryNode } from './category.type';
 
@@ -14,10 +17,9 @@ export class CategoryMutationResolver {
     const name = checkName(input.name, 'input.name');
     const parentId = parseOptionalId(input.parentId, 'input.parentId');
     const row = await referenceMustExist(
-      ctx.sql.one<CategoryNode>('insert into gear_category (name, parent_id) values ($1, $2) returning id, name, parent_id as "parentId"', [
-        name,
-        parentId,
-      ]),
+      ctx.primary.one<CategoryNode>(
+        sql.query`insert into gear_category as c (name, parent_id) values (${sql.value(name)}, ${sql.value(parentId)}) returning ${CATEGORY_COLUMNS}`,
+      ),
       'input.parentId',
       `category ${parentId}`,
     );

@@ -2,7 +2,7 @@ import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from '
 import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
 import { parseId, parseOptionalId } from '../common/ids';
-import { readCategoryTree } from '../views/view-reads';
+import { readCategoryTree } from '../views/reads';
 import { CategoryNode, CategoryTreeNodeType } from './category.type';
 
 @Resolver(() => CategoryNode)

@@ -1,4 +1,5 @@
 import { Field, Float, InputType, Int, registerEnumType } from 'type-graphql';
+import { sql, type SqlFragment } from '../../database/sql';
 import { BadUserInputError } from '../../errors';
 
 export enum OrderDirection {
@@ -40,38 +41,39 @@ export class FloatFilter {
 }
 
 const COMPARISONS = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+type Comparison = keyof typeof COMPARISONS;
 
-/** Collects SQL conditions with numbered parameters. */
-export class SqlConditions {
-  readonly conditions: string[] = [];
-  constructor(readonly params: unknown[] = []) {}
+/** The terms of an Int/Float filter that were given, checked, in one fixed order; isNull last. */
+export type Comparisons = Partial<Record<Comparison, number>> & { isNull?: boolean };
 
-  param(value: unknown, cast: string): string {
-    this.params.push(value);
-    return `$${this.params.length}::${cast}`;
+/**
+ * The given terms of an Int/Float filter, checked (BAD_USER_INPUT naming `field`); null
+ * when none is given, so that `{}` and no filter are the same.
+ */
+export function normalizeComparisons(filter: IntFilter | FloatFilter | null | undefined, field: string): Comparisons | null {
+  if (!filter) return null;
+  const out: Comparisons = {};
+  for (const op of Object.keys(COMPARISONS) as Comparison[]) {
+    const value = (filter as Record<string, number | null | undefined>)[op];
+    if (value == null) continue;
+    // graphql-js turns a Float literal such as 1e400 into Infinity without complaint.
+    if (!Number.isFinite(value)) throw new BadUserInputError(`${field}.${op} must be a finite number`, `${field}.${op}`);
+    out[op] = value;
   }
+  const isNull = (filter as FloatFilter).isNull;
+  if (isNull != null) out.isNull = isNull;
+  return Object.keys(out).length ? out : null;
+}
 
-  add(condition: string): void {
-    this.conditions.push(condition);
+/** Every comparison on `expr`; SQL comparisons never match null. */
+export function comparisonsSql(expr: SqlFragment, c: Comparisons, cast: string): SqlFragment[] {
+  const out: SqlFragment[] = [];
+  for (const op of Object.keys(COMPARISONS) as Comparison[]) {
+    const value = c[op];
+    if (value !== undefined) out.push(sql.query`${expr} ${sql.raw(COMPARISONS[op])} ${sql.value(value)}::${sql.raw(cast)}`);
   }
-
-  /** Every given comparison of an Int/Float filter on `expr`. SQL comparisons never match null. */
-  compare(expr: string, filter: IntFilter | FloatFilter | null | undefined, cast: string, field: string): void {
-    if (!filter) return;
-    for (const [op, sqlOp] of Object.entries(COMPARISONS)) {
-      const value = (filter as Record<string, number | null | undefined>)[op];
-      if (value == null) continue;
-      // graphql-js turns a Float literal such as 1e400 into Infinity without complaint.
-      if (!Number.isFinite(value)) throw new BadUserInputError(`${field}.${op} must be a finite number`, `${field}.${op}`);
-      this.add(`${expr} ${sqlOp} ${this.param(value, cast)}`);
-    }
-    const isNull = (filter as FloatFilter).isNull;
-    if (isNull != null) this.add(`${expr} is ${isNull ? '' : 'not '}null`);
-  }
-
-  where(): string {
-    return this.conditions.length ? `where ${this.conditions.join(' and ')}` : '';
-  }
+  if (c.isNull !== undefined) out.push(sql.query`${expr} is ${sql.raw(c.isNull ? 'null' : 'not null')}`);
+  return out;
 }
 
 /** Text from a client: PostgreSQL cannot store NUL, and nothing we keep is longer than `max`. */

@@ -1,26 +1,29 @@
 import type { Migration } from '@mikro-orm/migrations';
-import type { Sql } from '../../database/database';
-import { REFRESH_LOCK_CLASS } from './refresh';
-import {
-  definitionFor,
-  identifierPattern,
-  inDependencyOrder,
-  loadDefinitions,
-  newestVersions,
-  type ViewDefinition,
-  type ViewVersions,
-} from './view-definitions';
-import { AFTER_REFRESH_SQL, MANAGED_VIEW_NAMES, type ManagedViewName } from './view-names';
+import type { ViewVersions } from '../names';
+import { definitionFor, identifierPattern, inDependencyOrder, loadDefinitions, type ViewDefinition } from './definitions.v1';
 
 // The views' DDL for migrations: the definitions in migrations/views, built side by side
 // and swapped in, or recreated in place; and the version each view records in its COMMENT.
+//
+// Pinned (see pins.json): applied migrations call these, so what they do must never change
+// with the code around them. Nothing here is imported from the live server; the two values
+// it shares with the refresher are copied below (a unit test keeps them equal to names.ts).
+// A change of behaviour goes into swap.v2.ts, which new migrations import.
+
+/** names.ts REFRESH_LOCK_CLASS: swaps and refreshes exclude each other by these locks. */
+export const REFRESH_LOCK_CLASS = 1952541804;
+
+/** names.ts AFTER_REFRESH_SQL: what a refresh of each view also does, in its transaction. */
+export const AFTER_BUILD_SQL: Record<string, string> = {
+  gear_item_stats:
+    'delete from gear_item_stats_pending p using gear_item_stats s where s.gear_item_id = p.gear_item_id',
+};
 
 /** The suffix a view and its indexes are built under before the swap renames them. */
 const NEXT = '__next';
 
 // "tally view gear_item_stats v2 sha256=<file> def=<md5 of pg_get_viewdef>": the def hash
 // catches a view recreated by hand, the file hash a definition edited after it was applied.
-const COMMENT = /^tally view (\w+) v(\d+) sha256=([0-9a-f]{64}) def=([0-9a-f]{32})$/;
 
 type Run = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
 const runner = (m: Migration): Run => (sql, params) => m.execute(sql, params) as Promise<Record<string, unknown>[]>;
@@ -87,7 +90,7 @@ async function logBuilds(run: Run, built: Built[]): Promise<void> {
 /** Once the views have their names: their comments, and the side work a refresh does. */
 const installSql = (defs: ViewDefinition[]) =>
   defs.flatMap((def) => {
-    const after = AFTER_REFRESH_SQL[def.view as ManagedViewName];
+    const after = AFTER_BUILD_SQL[def.view];
     return after ? [commentSql(def), after] : [commentSql(def)];
   });
 
@@ -165,45 +168,4 @@ export async function recordViewVersions(m: Migration, target: ViewVersions): Pr
 /** Comments removed: the `down` of recordViewVersions. */
 export async function forgetViewVersions(m: Migration, target: ViewVersions): Promise<void> {
   for (const view of Object.keys(target)) await runner(m)(`comment on materialized view ${view} is null`);
-}
-
-export interface RecordedViewVersion {
-  name: string;
-  /** Null: no version recorded (built outside the view migrations). */
-  version: number | null;
-  problem: string | null;
-  /** The view is at a newer version than this code knows: a newer release migrated it. */
-  ahead: boolean;
-}
-
-/**
- * The version each managed view runs, from its comment, against migrations/views: a
- * problem when it is not the newest definition, when that file changed since the view was
- * built from it, or when the view's query is not what was built (changed by hand).
- */
-export async function readViewVersions(sql: Sql, newest: ViewVersions = newestVersions()): Promise<RecordedViewVersion[]> {
-  const rows = await sql.rows<{ name: string; comment: string | null; def_hash: string | null }>(
-    `select v.name, obj_description(c.oid, 'pg_class') as comment, md5(pg_get_viewdef(c.oid)) as def_hash
-       from unnest($1::text[]) as v(name)
-       left join pg_class c on c.relname = v.name and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`,
-    [[...MANAGED_VIEW_NAMES]],
-  );
-  return rows.map(({ name, comment, def_hash }) => {
-    const want = newest[name];
-    const m = comment ? COMMENT.exec(comment) : null;
-    const version = m && m[1] === name ? Number(m[2]) : null;
-    const problem = (() => {
-      if (!def_hash) return `materialized view ${name} is missing (run the migrations)`;
-      if (!want) return `materialized view ${name} has no definition in migrations/views`;
-      if (version === null) return `materialized view ${name} records no definition version (built outside the view migrations?)`;
-      if (m![4] !== def_hash) return `materialized view ${name}'s query is not the one v${version} built (changed by hand?)`;
-      if (version < want.version) {
-        return `materialized view ${name} runs v${version}, migrations/views has v${want.version}: run \`npm run migration:views\` if no migration applies it, then the migrations`;
-      }
-      if (version > want.version) return `materialized view ${name} runs v${version}, newer than migrations/views (v${want.version})`;
-      if (m![3] !== want.sha256) return `migrations/views/${name}.v${version}.sql changed after the database built it; add v${version + 1} instead`;
-      return null;
-    })();
-    return { name, version, problem, ahead: version !== null && !!want && version > want.version };
-  });
 }

@@ -1,16 +1,10 @@
-import type { Sql } from '../../database/database';
-import { PublicError, mapDatabaseError } from '../../errors';
-import type { Logger } from '../../logger';
-import { AFTER_REFRESH_SQL, type ManagedViewName } from './view-names';
-import { loadViewRegistry, type ManagedView, type ViewRegistry } from './view-registry';
-import { readViewStatuses } from './view-status';
-
-/**
- * First key of the advisory locks that refreshers take: pg_advisory_xact_lock(1952541804,
- * <the view's oid>), i.e. in pg_locks locktype 'advisory', classid 1952541804 (0x74616c6c,
- * "tall"), objid the view's oid, objsubid 2. A view migration's swap takes them too.
- */
-export const REFRESH_LOCK_CLASS = 1952541804;
+import { sql, type Sql } from '../../../database/sql';
+import { ViewRefreshError } from '../../../errors';
+import type { Logger } from '../../../logger';
+import { AFTER_REFRESH_SQL, type ManagedViewName } from '../names';
+import { lockView } from './locks';
+import { loadViewRegistry, type ManagedView, type ViewRegistry } from './registry';
+import { readViewStatuses } from './status';
 
 /** Refresh log rows kept per view (older ones are deleted by the next refresh of it). */
 const LOG_ROWS_KEPT = 1000;
@@ -38,53 +32,7 @@ export interface ViewRefreshResult {
   refreshedAt: Date;
 }
 
-/** A refresh run that failed; nothing of it was committed. `view` is where it failed. */
-export class ViewRefreshError extends Error {
-  constructor(
-    readonly view: string,
-    readonly phase: 'lock' | 'refresh',
-    readonly timeoutMs: number,
-    readonly cause: unknown,
-  ) {
-    super(`refresh of ${view} failed while ${phase === 'lock' ? 'waiting for its lock' : 'refreshing'}`);
-    this.name = 'ViewRefreshError';
-  }
-
-  /** What the client (or the CLI's user) is told: which view, why, and that nothing changed. */
-  toPublic(): PublicError {
-    const err = this.cause as { code?: unknown } | undefined;
-    const sqlState = typeof err?.code === 'string' ? err.code : undefined;
-    const unchanged = 'Nothing was refreshed; every view keeps its previous contents.';
-    if (sqlState === '57014' && this.phase === 'lock') {
-      return new PublicError(
-        'SERVICE_UNAVAILABLE',
-        `Another refresh of ${this.view} was still running after ${this.timeoutMs} ms. ${unchanged} Try again later.`,
-        { view: this.view },
-      );
-    }
-    if (sqlState === '57014') {
-      return new PublicError(
-        'SERVICE_UNAVAILABLE',
-        `Refreshing ${this.view} took longer than ${this.timeoutMs} ms (the refresh statement timeout) and was cancelled. ${unchanged}`,
-        { view: this.view },
-      );
-    }
-    if (mapDatabaseError(this.cause)) {
-      return new PublicError('SERVICE_UNAVAILABLE', `Refreshing ${this.view} failed: the database is unavailable. ${unchanged}`, {
-        view: this.view,
-      });
-    }
-    return new PublicError(
-      'INTERNAL_SERVER_ERROR',
-      `Refreshing ${this.view} failed${sqlState ? ` (SQLSTATE ${sqlState})` : ''}. ${unchanged} The server log has the details.`,
-      { view: this.view, ...(sqlState ? { sqlState } : {}) },
-    );
-  }
-}
-
-const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
-
-const setTimeoutSql = "select set_config('statement_timeout', $1, true)";
+const setStatementTimeout = (ms: number) => sql.query`select set_config('statement_timeout', ${sql.value(String(ms))}, true)`;
 
 /**
  * Refreshes views in one transaction, so a run is all or nothing and readers switch to the
@@ -104,20 +52,20 @@ const setTimeoutSql = "select set_config('statement_timeout', $1, true)";
  * A failure rolls the whole run back and throws a ViewRefreshError naming the view.
  * One log line per refreshed view once the run has committed.
  */
-export async function refreshViews(sql: Sql, registry: ViewRegistry, opts: RefreshOptions): Promise<ViewRefreshResult[]> {
+export async function refreshViews(db: Sql, registry: ViewRegistry, opts: RefreshOptions): Promise<ViewRefreshResult[]> {
   const targets = registry.withDependants(opts.views);
   if (!targets.length) return [];
   const concurrently = opts.concurrently ?? true;
   let results: ViewRefreshResult[];
   try {
-    results = await sql.transaction(async (tx) => {
-      await tx.rows(setTimeoutSql, [String(opts.lockTimeoutMs)]);
+    results = await db.transaction(async (tx) => {
+      await tx.rows(setStatementTimeout(opts.lockTimeoutMs));
       for (const name of targets.map((v) => v.name).sort()) {
         await lockView(tx, name).catch((err) => {
           throw new ViewRefreshError(name, 'lock', opts.lockTimeoutMs, err);
         });
       }
-      await tx.rows(setTimeoutSql, [String(opts.statementTimeoutMs)]);
+      await tx.rows(setStatementTimeout(opts.statementTimeoutMs));
       const done: ViewRefreshResult[] = [];
       for (const view of targets) {
         try {
@@ -144,27 +92,6 @@ export async function refreshViews(sql: Sql, registry: ViewRegistry, opts: Refre
   return results;
 }
 
-const lockSql = `
-  select c.oid::int as locked, pg_advisory_xact_lock($1, c.oid::int)
-    from pg_class c
-   where c.relname = $2 and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`;
-const oidSql = `select to_regclass($1)::oid::int as oid`;
-
-/**
- * Takes the view's refresh lock. A view migration swaps a new view in under the old one's
- * lock (view-swap.ts): a run that waited for it then holds the lock of a dropped view, and
- * locks the new one by its oid too before it refreshes.
- */
-async function lockView(tx: Sql, name: string): Promise<void> {
-  let locked = (await tx.one<{ locked: number }>(lockSql, [REFRESH_LOCK_CLASS, name]))?.locked;
-  for (;;) {
-    const current = (await tx.one<{ oid: number | null }>(oidSql, [quoteIdent(name)]))!.oid;
-    // A missing view is reported by its refresh.
-    if (current === null || current === locked) return;
-    locked = (await tx.one<{ locked: number }>(lockSql, [REFRESH_LOCK_CLASS, name]))?.locked;
-  }
-}
-
 async function isStale(tx: Sql, registry: ViewRegistry, name: string): Promise<boolean> {
   const statuses = await readViewStatuses(tx, registry);
   return statuses.find((s) => s.name === name)!.stale;
@@ -174,33 +101,32 @@ async function refreshOne(tx: Sql, view: ManagedView, concurrently: boolean, by:
   // The snapshot is taken just before the REFRESH, whose own snapshot can only see more:
   // staleness may err towards "stale", never towards "fresh".
   const state = await tx.one<{ populated: boolean; snapshot: string; started: string }>(
-    `select c.relispopulated as populated, pg_current_snapshot()::text as snapshot, clock_timestamp()::text as started
+    sql.query`select c.relispopulated as populated, pg_current_snapshot()::text as snapshot, clock_timestamp()::text as started
        from pg_class c
-      where c.relname = $1 and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`,
-    [view.name],
+      where c.relname = ${sql.value(view.name)} and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace`,
   );
   if (!state) throw new Error(`materialized view ${view.name} does not exist`);
   const mode = concurrently && state.populated;
-  await tx.rows(`refresh materialized view ${mode ? 'concurrently ' : ''}${quoteIdent(view.name)}`);
+  const name = sql.identifier(view.name);
+  await tx.rows(sql.query`refresh materialized view ${mode ? sql.raw('concurrently ') : sql.blank}${name}`);
   const after = AFTER_REFRESH_SQL[view.name as ManagedViewName];
-  if (after) await tx.rows(after);
+  if (after) await tx.rows(sql.raw(after));
   // A refresh replaces every row, and nothing else keeps the planner's statistics (autovacuum
-  // may be off or late): at 100k items this costs tens of milliseconds (README, Operations).
-  await tx.rows(`analyze ${quoteIdent(view.name)}`);
+  // may be off or late): at 100k items this costs tens of milliseconds (docs/operations.md).
+  await tx.rows(sql.query`analyze ${name}`);
+  const [viewName, started] = [sql.value(view.name), sql.value(state.started)];
   const row = await tx.one<{ started_at: Date; finished_at: Date; duration_ms: number }>(
-    `with t as (select clock_timestamp() as finished)
+    sql.query`with t as (select clock_timestamp() as finished)
      insert into view_refresh_log (view_name, started_at, finished_at, duration_ms, "concurrently", snapshot, xid, refreshed_by)
-     select $1, $2::timestamptz, t.finished, extract(epoch from t.finished - $2::timestamptz)::float8 * 1000,
-            $3, $4, pg_current_xact_id()::text::bigint, $5
+     select ${viewName}, ${started}::timestamptz, t.finished, extract(epoch from t.finished - ${started}::timestamptz)::float8 * 1000,
+            ${sql.value(mode)}, ${sql.value(state.snapshot)}, pg_current_xact_id()::text::bigint, ${sql.value(by)}
        from t
      returning started_at, finished_at, duration_ms`,
-    [view.name, state.started, mode, state.snapshot, by],
   );
   await tx.rows(
-    `delete from view_refresh_log
-      where view_name = $1
-        and id <= (select id from view_refresh_log where view_name = $1 order by id desc offset $2 limit 1)`,
-    [view.name, LOG_ROWS_KEPT],
+    sql.query`delete from view_refresh_log
+      where view_name = ${viewName}
+        and id <= (select id from view_refresh_log where view_name = ${viewName} order by id desc offset ${sql.value(LOG_ROWS_KEPT)} limit 1)`,
   );
   return { name: view.name, concurrently: mode, durationMs: row!.duration_ms, startedAt: row!.started_at, refreshedAt: row!.finished_at };
 }
@@ -211,11 +137,11 @@ async function refreshOne(tx: Sql, view: ManagedView, concurrently: boolean, by:
  * Without timeouts unless given (0 is PostgreSQL's "none"): seeding may be large.
  */
 export async function refreshAllViews(
-  sql: Sql,
+  db: Sql,
   opts: Pick<RefreshOptions, 'by' | 'log'> & Partial<Pick<RefreshOptions, 'concurrently' | 'statementTimeoutMs' | 'lockTimeoutMs'>>,
 ): Promise<ViewRefreshResult[]> {
-  const registry = await loadViewRegistry(sql);
-  return refreshViews(sql, registry, {
+  const registry = await loadViewRegistry(db);
+  return refreshViews(db, registry, {
     statementTimeoutMs: 0,
     lockTimeoutMs: 0,
     ...opts,

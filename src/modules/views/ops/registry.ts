@@ -1,6 +1,6 @@
-import type { Sql } from '../../database/database';
-import { BadUserInputError } from '../../errors';
-import { CHANGE_TRIGGER_NAME, MANAGED_VIEW_NAMES } from './view-names';
+import { sql, type Sql } from '../../../database/sql';
+import { BadUserInputError } from '../../../errors';
+import { CHANGE_TRIGGER_NAME, MANAGED_VIEW_NAMES } from '../names';
 
 export interface ManagedView {
   name: string;
@@ -86,11 +86,11 @@ export class ViewRegistryError extends Error {
 }
 
 // Relations each managed view reads, following plain views down to what they read.
-const READS_SQL = `
+const readsSql = (names: readonly string[]) => sql.query`
   with recursive managed as (
     select c.oid, c.relname::text as name
       from pg_class c
-     where c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace and c.relname = any($1::text[])
+     where c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace and c.relname = any(${sql.value(names)}::text[])
   ), reads (view_oid, rel_oid) as (
     select m.oid, d.refobjid
       from managed m
@@ -108,7 +108,7 @@ const READS_SQL = `
   select distinct m.name as view, n.nspname as schema, c.relname as name, c.relkind as kind,
          (c.relnamespace = current_schema()::regnamespace) as local,
          exists (select 1 from pg_trigger t
-                  where t.tgrelid = c.oid and t.tgname = $2 and t.tgenabled <> 'D') as tracked
+                  where t.tgrelid = c.oid and t.tgname = ${sql.value(CHANGE_TRIGGER_NAME)} and t.tgenabled <> 'D') as tracked
     from reads rd
     join managed m on m.oid = rd.view_oid
     join pg_class c on c.oid = rd.rel_oid
@@ -117,13 +117,13 @@ const READS_SQL = `
    order by 1, 2, 3`;
 
 // REFRESH ... CONCURRENTLY needs a unique index on plain columns, without a WHERE clause.
-const VIEWS_SQL = `
+const viewsSql = (names: readonly string[]) => sql.query`
   select c.relname::text as name,
          exists (select 1 from pg_index i
                   where i.indrelid = c.oid and i.indisunique and i.indisvalid
                     and i.indpred is null and i.indexprs is null) as has_unique_index
     from pg_class c
-   where c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace and c.relname = any($1::text[])`;
+   where c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace and c.relname = any(${sql.value(names)}::text[])`;
 
 /**
  * Reads the managed views and their dependencies from the catalog and checks that each one
@@ -131,13 +131,10 @@ const VIEWS_SQL = `
  * only managed views, and every table it reads has the change-tracking trigger. Throws a
  * ViewRegistryError listing everything missing.
  */
-export async function loadViewRegistry(sql: Sql, names: readonly string[] = MANAGED_VIEW_NAMES): Promise<ViewRegistry> {
+export async function loadViewRegistry(db: Sql, names: readonly string[] = MANAGED_VIEW_NAMES): Promise<ViewRegistry> {
   const [found, reads] = await Promise.all([
-    sql.rows<{ name: string; has_unique_index: boolean }>(VIEWS_SQL, [names]),
-    sql.rows<{ view: string; schema: string; name: string; kind: string; local: boolean; tracked: boolean }>(READS_SQL, [
-      names,
-      CHANGE_TRIGGER_NAME,
-    ]),
+    db.rows<{ name: string; has_unique_index: boolean }>(viewsSql(names)),
+    db.rows<{ view: string; schema: string; name: string; kind: string; local: boolean; tracked: boolean }>(readsSql(names)),
   ]);
   const problems: string[] = [];
   const present = new Map(found.map((f) => [f.name, f]));

@@ -1,4 +1,5 @@
-import { newestVersions, type ViewDefinition, type ViewVersions } from './view-definitions';
+import type { ViewVersions } from '../names';
+import { newestVersions, type ViewDefinition } from './definitions.v1';
 
 /** What a view migration declares (static members of the generated class). */
 export interface ViewMigrationClass {

@@ -1,5 +1,5 @@
-import type { Sql } from '../../database/database';
-import type { ViewRegistry } from './view-registry';
+import { sql, type Sql } from '../../../database/sql';
+import type { ViewRegistry } from './registry';
 
 export interface ViewStatus {
   name: string;
@@ -15,11 +15,11 @@ export interface ViewStatus {
 // (not visible in the snapshot it took before refreshing), and the views refreshed since
 // (by another transaction it did not see). Visibility, unlike clock times, is exact for a
 // write that began before the refresh and committed after it.
-const STATUS_SQL = `
+const statusSql = (names: string[]) => sql.query`
   with last as (
     select distinct on (view_name) view_name, started_at, finished_at, duration_ms, snapshot::pg_snapshot as snap, xid
       from view_refresh_log
-     where view_name = any($1::text[])
+     where view_name = any(${sql.value(names)}::text[])
      order by view_name, id desc
   )
   select v.name,
@@ -30,7 +30,7 @@ const STATUS_SQL = `
                 where not pg_visible_in_snapshot(s.changed_xid::text::xid8, l.snap)) as tables_changed,
          array(select o.view_name from last o
                 where o.xid <> l.xid and not pg_visible_in_snapshot(o.xid::text::xid8, l.snap)) as views_refreshed
-    from unnest($1::text[]) as v(name)
+    from unnest(${sql.value(names)}::text[]) as v(name)
     left join pg_class c on c.relname = v.name and c.relkind = 'm' and c.relnamespace = current_schema()::regnamespace
     left join last l on l.view_name = v.name`;
 
@@ -52,8 +52,8 @@ interface StatusRow {
  * refreshed after it: then what it holds is older than the tables, whichever way the
  * change reaches it.
  */
-export async function readViewStatuses(sql: Sql, registry: ViewRegistry): Promise<ViewStatus[]> {
-  const rows = await sql.rows<StatusRow>(STATUS_SQL, [registry.names]);
+export async function readViewStatuses(db: Sql, registry: ViewRegistry): Promise<ViewStatus[]> {
+  const rows = await db.rows<StatusRow>(statusSql(registry.names));
   const byName = new Map(rows.map((r) => [r.name, r]));
   const stale = new Map<string, boolean>();
   return registry.views.map((view) => {

@@ -1,14 +1,14 @@
 import { Arg, Ctx, Mutation, Query, Resolver, UseMiddleware } from 'type-graphql';
-import type { Context } from '../../context';
-import { OpsOnly } from '../auth/ops-token';
-import { ViewRefreshError } from './refresh';
-import { clearViewLoaders } from './view-reads';
+import type { Context } from '../../../context';
+import { OpsOnly } from '../../auth/ops-token';
+import { clearViewLoaders } from '../reads';
 import { MaterializedViewStatusType, RefreshViewsPayload } from './view.types';
 
 @Resolver()
 export class ViewResolver {
   @Query(() => [MaterializedViewStatusType], { description: 'Freshness of every materialized view that the server manages.' })
   materializedViews(@Ctx() ctx: Context): Promise<MaterializedViewStatusType[]> {
+    // Read where the request's other reads go, so it describes the data they see.
     return ctx.views.statuses(ctx.sql);
   }
 
@@ -29,10 +29,7 @@ The payload lists the refreshes in the order they ran.`,
     @Arg('concurrently', () => Boolean, { nullable: true, defaultValue: true }) concurrently?: boolean | null,
   ): Promise<RefreshViewsPayload> {
     try {
-      const refreshed = await ctx.views.refresh({ views, concurrently: concurrently ?? true }, 'mutation', ctx.log, ctx.sql);
-      return { refreshed };
-    } catch (err) {
-      throw err instanceof ViewRefreshError ? err.toPublic() : err;
+      return { refreshed: await ctx.views.refresh({ views, concurrently: concurrently ?? true }, 'mutation', ctx.log) };
     } finally {
       // Whatever this request read from the views before is out of date now (or may be).
       clearViewLoaders(ctx.loaders);

@@ -1,6 +1,8 @@
+// What every room of the views module agrees on. Imports nothing.
+
 /**
  * Every materialized view tally manages. Only the views module refers to these names; what
- * each one reads (and so the refresh order) comes from PostgreSQL's catalog (view-registry.ts).
+ * each one reads (and so the refresh order) comes from PostgreSQL's catalog (ops/registry.ts).
  */
 export const MANAGED_VIEW_NAMES = ['gear_item_stats', 'category_tree', 'category_stats'] as const;
 export type ManagedViewName = (typeof MANAGED_VIEW_NAMES)[number];
@@ -16,6 +18,14 @@ export const VIEW_SIDE_TABLES = ['gear_item_stats_pending', 'view_source_change'
 export const CHANGE_TRIGGER_NAME = 'view_source_changed';
 
 /**
+ * First key of the advisory locks that refreshers take: pg_advisory_xact_lock(1952541804,
+ * <the view's oid>), i.e. in pg_locks locktype 'advisory', classid 1952541804 (0x74616c6c,
+ * "tall"), objid the view's oid, objsubid 2. A view migration's swap takes them too, so the
+ * value can never change.
+ */
+export const REFRESH_LOCK_CLASS = 1952541804;
+
+/**
  * SQL that must run in the same transaction as a refresh of the view: gear_item_stats
  * forgets the pending items it now holds (the list query reads the pending ones as 0 / null).
  */
@@ -23,3 +33,10 @@ export const AFTER_REFRESH_SQL: Partial<Record<ManagedViewName, string>> = {
   gear_item_stats:
     'delete from gear_item_stats_pending p using gear_item_stats s where s.gear_item_id = p.gear_item_id',
 };
+
+/** A view at a version of migrations/views/<view>.v<N>.sql, with the hash of that file's text. */
+export interface ViewVersion {
+  version: number;
+  sha256: string;
+}
+export type ViewVersions = Record<string, ViewVersion>;

@@ -1,11 +1,12 @@
-import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Config } from '../../config';
-import { Sql } from '../../database/database';
-import type { Logger } from '../../logger';
-import { ViewRefreshError, refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
-import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './view-registry';
-import { readViewVersions } from './view-swap';
-import { readViewStatuses, type ViewStatus } from './view-status';
+import type { Config } from '../../../config';
+import type { Sql } from '../../../database/sql';
+import { ViewRefreshError } from '../../../errors';
+import type { Logger } from '../../../logger';
+import type { ViewVersions } from '../names';
+import { refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
+import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './registry';
+import { readViewStatuses, type ViewStatus } from './status';
+import { readViewVersions } from './versions';
 
 /**
  * The views for the whole server: the registry (read from the catalog once, at start-up),
@@ -19,23 +20,28 @@ export class ViewService {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
 
+  /**
+   * `db`: the primary (refreshes write, and take advisory locks). `expected`: the view
+   * versions this release's migrations build, checked at start().
+   */
   constructor(
-    private readonly orm: MikroORM,
+    private readonly db: Sql,
     private readonly config: Config,
     private readonly log: Logger,
+    private readonly expected: ViewVersions,
   ) {}
 
   /** The managed views as the catalog has them; fails, naming what is missing, if it lacks any. */
   registry(): Promise<ViewRegistry> {
-    this.registryLoad ??= loadViewRegistry(this.sql()).catch((err) => {
+    this.registryLoad ??= loadViewRegistry(this.db).catch((err) => {
       this.registryLoad = null;
       throw err;
     });
     return this.registryLoad;
   }
 
-  async statuses(sql: Sql = this.sql()): Promise<ViewStatus[]> {
-    return readViewStatuses(sql, await this.registry());
+  async statuses(db: Sql = this.db): Promise<ViewStatus[]> {
+    return readViewStatuses(db, await this.registry());
   }
 
   /** Refreshes the named views (all when null) and their dependants; see refreshViews. */
@@ -43,13 +49,12 @@ export class ViewService {
     request: { views?: readonly string[] | null; concurrently?: boolean; onlyStale?: boolean },
     by: RefreshedBy,
     log: Logger = this.log,
-    sql: Sql = this.sql(),
   ): Promise<ViewRefreshResult[]> {
     const registry = await this.registry();
     // Unknown names are rejected here, before the run waits its turn.
     registry.withDependants(request.views);
     return this.oneAtATime(() =>
-      refreshViews(sql, registry, {
+      refreshViews(this.db, registry, {
         ...request,
         by,
         log,
@@ -71,12 +76,12 @@ export class ViewService {
   }
 
   /**
-   * Start-up: checks the views (failing fast), each at the newest version in migrations/views
-   * (or newer: a warning) and as that file built it, and starts the schedule when configured.
+   * Start-up: checks the views (failing fast), each at the version this release's migrations
+   * build (or newer: a warning) and as that file built it, and starts the schedule when configured.
    */
   async start(): Promise<void> {
     const registry = await this.registry();
-    const versions = await readViewVersions(this.sql());
+    const versions = await readViewVersions(this.db, this.expected);
     const drift = versions.flatMap((v) => (v.problem && !v.ahead ? [v.problem] : []));
     if (drift.length) throw new ViewRegistryError(drift);
     // During a rolling deploy the new release migrates first; older servers keep serving.
@@ -111,9 +116,5 @@ export class ViewService {
     const run = this.queue.then(fn);
     this.queue = run.catch(() => undefined);
     return run;
-  }
-
-  private sql(): Sql {
-    return Sql.of(this.orm.em.fork());
   }
 }

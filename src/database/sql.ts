@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import * as sql from 'pg-sql2';
+
+// The SQL layer: statements as composable pg-sql2 fragments, run on a plain pg.Pool. It
+// imports nothing of the app, so anything may use it (migrations' DDL excepted: those run
+// through MikroORM's own connection).
+//
+// pg-sql2 (PostGraphile's builder) over sql-template-tag: values must be wrapped in
+// sql.value() and raw text in sql.raw(), so a client string interpolated by mistake throws
+// instead of becoming SQL, and placeholders are numbered once, when the statement compiles.
+export { sql };
+export type SqlFragment = sql.SQL;
+
+export interface PoolOptions {
+  url: string;
+  max: number;
+  /** statement_timeout of every connection (ms; 0: none). */
+  statementTimeoutMs: number;
+  applicationName: string;
+  /** An idle connection failed (the server went away): pg.Pool emits it, and unheard it would crash the process. */
+  onIdleError: (err: Error) => void;
+}
+
+export function createPool(opts: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max,
+    // A request waits at most this long for a connection, then fails as unavailable.
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: opts.statementTimeoutMs,
+    application_name: opts.applicationName,
+  });
+  pool.on('error', opts.onIdleError);
+  return pool;
+}
+
+export interface SqlOptions {
+  /** Called once per statement sent (the request context counts them). */
+  onStatement?: () => void;
+  /**
+   * At most this many statements in flight at once (each holds a pooled connection): one
+   * request cannot take the whole pool, whatever its shape. Infinity: no limit.
+   */
+  maxConcurrent?: number;
+}
+
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+/**
+ * Plain rows, never hydrated entities. Parameters go to PostgreSQL as parameters, and
+ * `prepared` statements are parsed once per connection.
+ */
+export class Sql {
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly maxConcurrent: number;
+  private readonly onStatement: () => void;
+
+  constructor(
+    private readonly runner: Queryable,
+    opts: SqlOptions = {},
+    private readonly pool: pg.Pool | null = runner instanceof pg.Pool ? runner : null,
+  ) {
+    this.maxConcurrent = opts.maxConcurrent ?? Infinity;
+    this.onStatement = opts.onStatement ?? noop;
+  }
+
+  /** The same pool, counted and limited for one request. */
+  scoped(opts: SqlOptions): Sql {
+    if (!this.pool) throw new Error('a transaction cannot be scoped');
+    return new Sql(this.pool, opts, this.pool);
+  }
+
+  /**
+   * `prepared`: a named prepared statement, eligible for a cached plan. Only for statements
+   * whose best plan does not depend on the values (lookups by id, unfiltered pages): a
+   * value-dependent filter must be planned anew.
+   */
+  async rows<T>(query: SqlFragment, opts: { prepared?: boolean } = {}): Promise<T[]> {
+    const { text, values } = sql.compile(query);
+    return this.run<T>(text, values ?? [], opts.prepared ? statementName(text) : undefined);
+  }
+
+  /** Sends one compiled statement, within this scope's limit. */
+  protected async run<T>(text: string, values: unknown[], name?: string): Promise<T[]> {
+    this.onStatement();
+    // A finished statement hands its slot straight to the next waiting one.
+    if (this.inFlight < this.maxConcurrent) this.inFlight++;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      const result = await this.runner.query<T & pg.QueryResultRow>({ name, text, values, types: ROW_TYPES });
+      return result.rows;
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.inFlight--;
+    }
+  }
+
+  async one<T>(query: SqlFragment): Promise<T | null> {
+    const rows = await this.rows<T>(query);
+    return rows[0] ?? null;
+  }
+
+  /** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    if (!this.pool) throw new Error('transactions do not nest');
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('begin');
+      const result = await fn(new Sql(client, { onStatement: this.onStatement }, null));
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((rollbackErr: unknown) => (broken = rollbackErr));
+      throw err;
+    } finally {
+      // A connection that could not roll back is in an unknown state: destroyed, not reused.
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+}
+
+const noop = () => {};
+
+/** Prepared statement names by text; capped, so odd clients cannot grow it (or the backends). */
+const statementNames = new Map<string, string>();
+const MAX_PREPARED = 500;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_PREPARED) {
+    name = `tally_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
+const TIMESTAMPTZ_OID = 1184;
+
+/**
+ * timestamptz as Date without node-postgres' general date parser: PostgreSQL prints
+ * "2026-01-02 03:04:05.678+00" with the session's offset, which is ISO 8601 once the
+ * offset has minutes.
+ */
+const ROW_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMPTZ_OID) {
+      return (text: string) => new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+    }
+    return pg.types.getTypeParser(oid, format);
+  },
+};

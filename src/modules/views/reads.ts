@@ -1,0 +1,209 @@
+import DataLoader from 'dataloader';
+import { sql, type Sql, type SqlFragment } from '../../database/sql';
+import { inKeyOrder } from '../common/batch';
+
+// Request time: everything that reads a materialized view goes through here. Other modules
+// ask for aggregates, or for SQL that joins a view, and never spell a view's name or
+// column themselves. (ops/ and ddl/ are for ops and migrations; requests import only this.)
+
+export interface ItemStats {
+  reviewCount: number;
+  reviewRating: number | null;
+}
+
+export interface CategoryStatsRow {
+  itemCount: number;
+  reviewCount: number;
+  reviewRating: number | null;
+}
+
+export interface CategoryTreeEntry {
+  id: number;
+  parentId: number | null;
+  name: string;
+  depth: number;
+  path: number[];
+}
+
+/** An item with no row in gear_item_stats (created after the last refresh). */
+export const NO_ITEM_STATS: ItemStats = Object.freeze({ reviewCount: 0, reviewRating: null });
+export const NO_CATEGORY_STATS: CategoryStatsRow = Object.freeze({ itemCount: 0, reviewCount: 0, reviewRating: null });
+
+/** An item with its cached aggregates, as itemsWithStatsPage lists it. */
+export interface ItemWithStatsRow {
+  id: number;
+  name: string;
+  description: string | null;
+  categoryId: number | null;
+  createdAt: Date;
+  reviewCount: number;
+  reviewRating: number | null;
+}
+
+/** The columns of those rows, for filters and sort keys over them. */
+export const itemWithStats = {
+  id: sql.raw('x.id'),
+  name: sql.raw('x.name'),
+  categoryId: sql.raw('x.category_id'),
+  createdAt: sql.raw('x.created_at'),
+  reviewCount: sql.raw('x.review_count'),
+  reviewRating: sql.raw('x.review_rating'),
+} as const satisfies Record<string, SqlFragment>;
+
+const PART_COLUMNS = sql.raw('x.id, x.name, x.description, x.category_id, x.created_at, x.review_count, x.review_rating');
+const ROW_COLUMNS = sql.raw(
+  'x.id, x.name, x.description, x.category_id as "categoryId", x.created_at as "createdAt", x.review_count as "reviewCount", x.review_rating as "reviewRating"',
+);
+
+/**
+ * Every item with its cached aggregates, as two queries whose UNION ALL lists each item
+ * once. Items the view holds come from a join driven by the view (so its sort indexes serve
+ * ORDER BY ... LIMIT); items created since the last refresh are listed in
+ * gear_item_stats_pending (kept by a trigger) and read as 0 / null. A LEFT JOIN from
+ * gear_item would say the same but force a sort of every item. PostgreSQL pushes neither an
+ * outer ORDER BY ... LIMIT nor a semi-join (IN (subquery)) into UNION ALL parts that are
+ * joins: filter, sort and limit each part on its own, then merge.
+ */
+const ITEMS_WITH_STATS_PARTS = [
+  sql.raw(`select i.id, i.name, i.description, i.category_id, i.created_at, s.review_count, s.review_rating
+      from gear_item_stats s
+      join gear_item i on i.id = s.gear_item_id`),
+  sql.raw(`select i.id, i.name, i.description, i.category_id, i.created_at, 0 as review_count, null::float8 as review_rating
+      from gear_item_stats_pending p
+      join gear_item i on i.id = p.gear_item_id
+     where not exists (select 1 from gear_item_stats s where s.gear_item_id = p.gear_item_id)`),
+];
+
+const whereAll = (conditions: readonly SqlFragment[]) =>
+  conditions.length ? sql.query`where ${sql.join([...conditions], ' and ')}` : sql.blank;
+
+/**
+ * One page of items with their aggregates: each part filtered by `where` (conditions on
+ * `itemWithStats` columns), sorted by `orderBy` and cut to `limit` on its own, so the
+ * view's sort indexes serve it; then the parts' rows merged in the same order and cut again.
+ */
+export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number): SqlFragment {
+  // The limit is written into the text (a checked integer, never client text): with it known,
+  // PostgreSQL can reuse a generic plan of a prepared page instead of planning every call.
+  if (!Number.isInteger(limit) || limit < 0) throw new Error(`bad page limit ${limit}`);
+  const tail = sql.query`order by ${orderBy} limit ${sql.raw(String(limit))}`;
+  const filter = whereAll(where);
+  const parts = ITEMS_WITH_STATS_PARTS.map((part) => sql.query`(select ${PART_COLUMNS} from (${part}) x ${filter} ${tail})`);
+  return sql.query`select ${ROW_COLUMNS} from (${sql.join(parts, ' union all ')}) x ${tail}`;
+}
+
+/** How many items match `where`, counted in each part on its own (so it can use their indexes). */
+export function itemsWithStatsCount(where: readonly SqlFragment[]): SqlFragment {
+  const filter = whereAll(where);
+  const counts = ITEMS_WITH_STATS_PARTS.map((part) => sql.query`(select count(*) from (${part}) x ${filter})`);
+  return sql.query`select (${sql.join(counts, ' + ')})::int as n`;
+}
+
+/**
+ * The sort key for a mean rating: nulls become -Infinity descending and +Infinity
+ * ascending, so nulls sort last both ways and a keyset bound is one index range. The
+ * expressions match the indexes on gear_item_stats.
+ */
+export function ratingSortKey(expr: SqlFragment, direction: 'ASC' | 'DESC'): SqlFragment {
+  return sql.query`coalesce(${expr}, ${sql.raw(direction === 'DESC' ? "'-Infinity'" : "'Infinity'")}::float8)`;
+}
+
+/**
+ * `column` holds category `id` or one below it (from category_tree): its path holds `id`.
+ * Unlike an ord range, the planner's array statistics on path tell a leaf's subtree from a
+ * root's, so it can pick between walking a sort index and sorting the few items of a
+ * small subtree.
+ */
+export function inSubtree(column: SqlFragment, id: number): SqlFragment {
+  return sql.query`${column} in (select d.id from category_tree d where d.path @> array[${sql.value(id)}::int])`;
+}
+
+export function createViewLoaders(db: Sql) {
+  return {
+    itemStats: new DataLoader<number, ItemStats>(async (ids) => {
+      const rows = await db.rows<{ id: number; review_count: number; review_rating: number | null }>(
+        sql.query`select gear_item_id as id, review_count, review_rating from gear_item_stats where gear_item_id = any(${sql.value(ids)}::int[])`,
+        { prepared: true },
+      );
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => ({ reviewCount: r.review_count, reviewRating: r.review_rating }), NO_ITEM_STATS);
+    }),
+    // gear_item_stats v2 added last_reviewed_at. Read through to_jsonb, the column is null
+    // rather than an error while v1 runs (a migration's down, or before its up): readers
+    // keep working during a swap either way. Only asked when a client selects the field.
+    lastReviewedAt: new DataLoader<number, Date | null>(async (ids) => {
+      const rows = await db.rows<{ id: number; last_reviewed_at: Date | null }>(
+        sql.query`select gear_item_id as id, (to_jsonb(s) ->> 'last_reviewed_at')::timestamptz as last_reviewed_at
+           from gear_item_stats s where gear_item_id = any(${sql.value(ids)}::int[])`,
+      );
+      return inKeyOrder(ids, rows, (r) => r.id, (r) => r.last_reviewed_at, null);
+    }),
+    categoryStats: new DataLoader<number, CategoryStatsRow>(async (ids) => {
+      const rows = await db.rows<{ id: number; item_count: number; review_count: number; review_rating: number | null }>(
+        sql.query`select category_id as id, item_count, review_count, review_rating
+           from category_stats where category_id = any(${sql.value(ids)}::int[])`,
+        { prepared: true },
+      );
+      return inKeyOrder(
+        ids,
+        rows,
+        (r) => r.id,
+        (r) => ({ itemCount: r.item_count, reviewCount: r.review_count, reviewRating: r.review_rating }),
+        NO_CATEGORY_STATS,
+      );
+    }),
+  };
+}
+
+export type ViewLoaders = ReturnType<typeof createViewLoaders>;
+
+// Every view loader by name; the type makes a new loader fail to compile until it is listed.
+const VIEW_LOADER_KEYS: Record<keyof ViewLoaders, true> = { itemStats: true, lastReviewedAt: true, categoryStats: true };
+
+/** Forgets what the request's view loaders hold (of all its loaders): after a refresh it is out of date. */
+export function clearViewLoaders(loaders: ViewLoaders): void {
+  for (const key of Object.keys(VIEW_LOADER_KEYS) as (keyof ViewLoaders)[]) loaders[key].clearAll();
+}
+
+/** A tree row, with the live category (null if deleted since) and its cached aggregates. */
+export interface CategoryTreeRead extends CategoryTreeEntry {
+  live: { id: number; name: string; parentId: number | null } | null;
+  stats: CategoryStatsRow;
+}
+
+/**
+ * The tree in depth-first pre-order, from `rootId` (itself included) or from every root,
+ * down to `maxDepth` levels below the start (null: all levels). Each row comes with what
+ * CategoryTreeNode.category usually asks next, from the same statement: the live category
+ * and its row of category_stats, so a tree read is one statement.
+ */
+export async function readCategoryTree(db: Sql, rootId: number | null, maxDepth: number | null): Promise<CategoryTreeRead[]> {
+  const depth = sql.value(maxDepth);
+  const start =
+    rootId === null
+      ? { from: sql.raw('category_tree d'), where: sql.query`(${depth}::int is null or d.depth <= ${depth})` }
+      : {
+          from: sql.raw('category_tree r join category_tree d on d.ord between r.ord and r.subtree_end'),
+          where: sql.query`r.id = ${sql.value(rootId)} and (${depth}::int is null or d.depth <= r.depth + ${depth})`,
+        };
+  const rows = await db.rows<
+    CategoryTreeEntry & { live_name: string | null; live_parent_id: number | null; item_count: number | null; review_count: number | null; review_rating: number | null }
+  >(
+    sql.query`select d.id, d.parent_id as "parentId", d.name, d.depth, d.path,
+            c.name as live_name, c.parent_id as live_parent_id,
+            cs.item_count, cs.review_count, cs.review_rating
+       from ${start.from}
+       left join gear_category c on c.id = d.id
+       left join category_stats cs on cs.category_id = d.id
+      where ${start.where}
+      order by d.ord`,
+    { prepared: true },
+  );
+  return rows.map(({ live_name, live_parent_id, item_count, review_count, review_rating, ...entry }) => ({
+    ...entry,
+    live: live_name === null ? null : { id: entry.id, name: live_name, parentId: live_parent_id },
+    stats:
+      item_count === null
+        ? NO_CATEGORY_STATS
+        : { itemCount: item_count, reviewCount: review_count ?? 0, reviewRating: review_rating },
+  }));
+}
