@@ -19,11 +19,24 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: resolve(import.meta.dirname, 'node_modules/graphql/index.js') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
-    setupFiles: ['test/support/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // reflect-metadata, which type-graphql's decorators need.
+    setupFiles: ['test/support/setup.ts'],
+    projects: [
+      // Pure pieces (order, keysets, cursors, filters, definitions): no database, seconds.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      // Through the server, on a real PostgreSQL.
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          globalSetup: ['test/support/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

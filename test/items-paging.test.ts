@@ -168,6 +168,19 @@ describe('gearItems cursors', () => {
     }
   });
 
+  it('keeps working across releases that reword the SQL: a cursor is bound to what was asked, not to the statement', async () => {
+    // Issued by the release that introduced cursor format v1 (default CURSOR_SECRET) for
+    // filter { reviewRating: { gte: 1 } }, orderBy REVIEW_RATING DESC, after the key
+    // (rating 3.5, id 1). Later releases must keep reading it, whatever SQL they run.
+    const issuedByV1 = 'v1.WzMuNSwxXQ.Gjrq2A-Sslwjvvkcd6FbJl';
+    const filter = { reviewRating: { gte: 1 } };
+    const res = await app.exec(ItemsPageDocument, { first: 5, after: issuedByV1, filter, orderBy: byRating });
+    expect(res.errors).toBeUndefined();
+    const after = expectedOrder(model, filter, byRating).filter((i) => i.reviewRating! < 3.5 || (i.reviewRating === 3.5 && i.id > 1));
+    expect(after.length).toBeGreaterThan(5);
+    expect(res.data!.gearItems.edges.map((e) => Number(e.node.id))).toEqual(after.slice(0, 5).map((i) => i.id));
+  });
+
   it('refuses a reviews cursor as a gearItems cursor, and the other way round', async () => {
     const item = model.items.find((i) => i.reviewCount > 2)!;
     const reviews = await app.exec(ItemDocument, { id: String(item.id), reviewsFirst: 1 });
