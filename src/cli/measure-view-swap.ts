@@ -82,7 +82,7 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
-  if (!url) throw new Error('set DATABASE_URL to a seeded database (README, "Changing a view")');
+  if (!url) throw new Error('set DATABASE_URL to a seeded database (docs/changing-a-view.md)');
   const swap = migrationsList.findLast((m) => Object.keys((m.class as { views?: ViewVersions }).views ?? {}).length > 0);
   if (!swap || !('previous' in swap.class)) throw new Error('no generated view migration to measure');
   // Builds at scale take longer than the server's statement timeout allows a request.
