@@ -40,20 +40,25 @@ export interface ItemWithStatsRow {
   reviewRating: number | null;
 }
 
-/** The columns of those rows, for filters and sort keys over them. */
-export const itemWithStats = {
-  id: sql.raw('x.id'),
-  name: sql.raw('x.name'),
-  categoryId: sql.raw('x.category_id'),
-  createdAt: sql.raw('x.created_at'),
-  reviewCount: sql.raw('x.review_count'),
-  reviewRating: sql.raw('x.review_rating'),
-} as const satisfies Record<string, SqlFragment>;
+/** The one column list of those rows: the SQL column of each, and its name in the row. */
+const ITEM_WITH_STATS_COLUMNS = [
+  ['id', 'id'],
+  ['name', 'name'],
+  ['description', 'description'],
+  ['category_id', 'categoryId'],
+  ['created_at', 'createdAt'],
+  ['review_count', 'reviewCount'],
+  ['review_rating', 'reviewRating'],
+] as const satisfies readonly (readonly [string, keyof ItemWithStatsRow])[];
 
-const PART_COLUMNS = sql.raw('x.id, x.name, x.description, x.category_id, x.created_at, x.review_count, x.review_rating');
-const ROW_COLUMNS = sql.raw(
-  'x.id, x.name, x.description, x.category_id as "categoryId", x.created_at as "createdAt", x.review_count as "reviewCount", x.review_rating as "reviewRating"',
-);
+const PART_COLUMNS = sql.raw(ITEM_WITH_STATS_COLUMNS.map(([column]) => `x.${column}`).join(', '));
+const ROW_COLUMNS = sql.raw(ITEM_WITH_STATS_COLUMNS.map(([column, key]) => `x.${column} as "${key}"`).join(', '));
+
+/** The columns of those rows, for filters and sort keys over them. */
+export const itemWithStats = Object.fromEntries(ITEM_WITH_STATS_COLUMNS.map(([column, key]) => [key, sql.raw(`x.${column}`)])) as Record<
+  keyof ItemWithStatsRow,
+  SqlFragment
+>;
 
 /**
  * Every item with its cached aggregates, as two queries whose UNION ALL lists each item
