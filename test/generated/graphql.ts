@@ -29,7 +29,7 @@ export type AddReviewInput = {
 };
 
 /** A node of the category tree. */
-export type Category = {
+export type Category = Node & {
   __typename?: 'Category';
   /** Direct children, by name, then id. */
   children: Array<Category>;
@@ -38,6 +38,8 @@ export type Category = {
   itemCount: Scalars['Int']['output'];
   /** Display name. */
   name: Scalars['String']['output'];
+  /** Globally unique, opaque id (Node). */
+  nodeId: Scalars['ID']['output'];
   /** The parent; null for a root category. */
   parent?: Maybe<Category>;
   /** Cached (category_stats): reviews of those items; 0 when it has no row there. */
@@ -98,7 +100,7 @@ export type FloatFilter = {
 };
 
 /** A piece of gear in the catalog. */
-export type GearItem = {
+export type GearItem = Node & {
   __typename?: 'GearItem';
   /** The category the item is filed under. */
   category?: Maybe<Category>;
@@ -111,11 +113,16 @@ export type GearItem = {
   lastReviewedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   /** Display name. */
   name: Scalars['String']['output'];
+  /** Globally unique, opaque id (Node). */
+  nodeId: Scalars['ID']['output'];
   /** Cached (gear_item_stats): number of reviews; 0 when the item has no row there. */
   reviewCount: Scalars['Int']['output'];
   /** Cached (gear_item_stats): mean rating, unrounded; null when there is none. */
   reviewRating?: Maybe<Scalars['Float']['output']>;
-  /** Newest first (createdAt, then id, descending). first: 0..100. */
+  /**
+   * Newest first (createdAt, then id, descending). first: 0..100.
+   * Backward: last (0..100) and before, as on gearItems; first and last both given explicitly: BAD_USER_INPUT.
+   */
   reviews: GearReviewConnection;
 };
 
@@ -123,14 +130,27 @@ export type GearItem = {
 /** A piece of gear in the catalog. */
 export type GearItemReviewsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
 };
 
 /** A page of GearItem items. */
 export type GearItemConnection = {
   __typename?: 'GearItemConnection';
+  /**
+   * When gear_item_stats (the cached reviewCount and reviewRating this page shows, filters and sorts by) was
+   * last refreshed, as read by the page's own statement; null when it never was.
+   */
+  cachedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   /** This page, in order. */
   edges: Array<GearItemEdge>;
+  /**
+   * True when the after or before cursor was read from another generation of the cached data
+   * (gear_item_stats or category_tree refreshed since): the walk may repeat or skip items,
+   * so dedupe by id or start again. False without a cursor. Cursors stay valid across refreshes.
+   */
+  generationChanged: Scalars['Boolean']['output'];
   pageInfo: PageInfo;
   /** All items that match the filter, whatever the page. */
   totalCount: Scalars['Int']['output'];
@@ -139,19 +159,25 @@ export type GearItemConnection = {
 /** One GearItem in a page. */
 export type GearItemEdge = {
   __typename?: 'GearItemEdge';
-  /** Pass as `after` to get what follows this edge. */
+  /** Pass as `after` to get what follows this edge, or as `before` to get what precedes it. */
   cursor: Scalars['String']['output'];
   node: GearItem;
 };
 
-/** Conditions on items; all given terms must hold. */
+/** Conditions on items; all given terms must hold (and, or, not included). Nesting: at most 5 levels of and/or/not, 50 terms in all, else BAD_USER_INPUT. */
 export type GearItemFilter = {
+  /** Every one of these filters holds (an empty list: no condition). */
+  and?: InputMaybe<Array<GearItemFilter>>;
   /** Items directly in this category. */
   categoryId?: InputMaybe<Scalars['ID']['input']>;
   /** Items in this category or any category below it (cached: category_tree). */
   inCategory?: InputMaybe<Scalars['ID']['input']>;
   /** Case-insensitive substring of the name, taken literally (% and _ are plain characters). */
   nameContains?: InputMaybe<Scalars['String']['input']>;
+  /** The items this filter does not match, exactly: an item without a rating is among them whatever the comparison. */
+  not?: InputMaybe<GearItemFilter>;
+  /** At least one of these filters holds (an empty list matches nothing). */
+  or?: InputMaybe<Array<GearItemFilter>>;
   /** Compares the cached count; an item with no row in gear_item_stats counts 0. */
   reviewCount?: InputMaybe<IntFilter>;
   /** Compares the cached mean; comparisons never match a null rating; isNull selects by nullness. */
@@ -175,7 +201,7 @@ export type GearItemOrderField =
   | 'REVIEW_RATING';
 
 /** A client's review of one item. */
-export type GearReview = {
+export type GearReview = Node & {
   __typename?: 'GearReview';
   /** Free text; null when none was given. */
   body?: Maybe<Scalars['String']['output']>;
@@ -184,6 +210,8 @@ export type GearReview = {
   /** The item reviewed. */
   gearItem: GearItem;
   id: Scalars['ID']['output'];
+  /** Globally unique, opaque id (Node). */
+  nodeId: Scalars['ID']['output'];
   /** 1 to 5. */
   rating: Scalars['Int']['output'];
 };
@@ -201,7 +229,7 @@ export type GearReviewConnection = {
 /** One GearReview in a page. */
 export type GearReviewEdge = {
   __typename?: 'GearReviewEdge';
-  /** Pass as `after` to get what follows this edge. */
+  /** Pass as `after` to get what follows this edge, or as `before` to get what precedes it. */
   cursor: Scalars['String']['output'];
   node: GearReview;
 };
@@ -286,18 +314,28 @@ export type MutationRefreshViewsArgs = {
   views?: InputMaybe<Array<Scalars['String']['input']>>;
 };
 
+/** An object with a global id: refetch it with `node(nodeId:)` (Relay: nodeInterfaceIdField "nodeId"). */
+export type Node = {
+  /** Globally unique, opaque, type-tagged id (base64 of a JSON array of the type name and the row id). `id` stays the row id. */
+  nodeId: Scalars['ID']['output'];
+};
+
 /** Sort direction. */
 export type OrderDirection =
   | 'ASC'
   | 'DESC';
 
-/** Where a page ends, for forward pagination. */
+/** Where a page starts and ends (the four fields of the Relay cursor connections spec). */
 export type PageInfo = {
   __typename?: 'PageInfo';
   /** The last edge's cursor; null on an empty page. */
   endCursor?: Maybe<Scalars['String']['output']>;
-  /** True when more items follow this page. */
+  /** True when more items follow this page. Paging backward (last/before), true when `before` was given: the edge it came from, or one after it, exists. */
   hasNextPage: Scalars['Boolean']['output'];
+  /** True when items come before this page. Paging backward (last), exact; paging forward (first/after), true when `after` was given (the Relay spec allows this cheap answer). */
+  hasPreviousPage: Scalars['Boolean']['output'];
+  /** The first edge's cursor; null on an empty page. */
+  startCursor?: Maybe<Scalars['String']['output']>;
 };
 
 export type Query = {
@@ -320,10 +358,22 @@ export type Query = {
    * (same filter and orderBy), else BAD_USER_INPUT.
    * Order: the orderBy terms in turn, then id ascending as the last tie-breaker.
    * Default order: id ascending. reviewRating nulls sort last in either direction.
+   * Backward pagination: last (0..100) and before (a cursor from this same query) give
+   * the last items before it, in the same order; first and last both given explicitly:
+   * BAD_USER_INPUT (first's default does not count). after and before together: the
+   * items between them. The connection's generationChanged says when a cursor was read
+   * from older cached data than the page.
    */
   gearItems: GearItemConnection;
   /** Freshness of every materialized view that the server manages. */
   materializedViews: Array<MaterializedViewStatus>;
+  /** The object with this global id (Node.nodeId); null when there is none or the id is not one of ours. */
+  node?: Maybe<Node>;
+  /**
+   * The objects with these global ids, in the order given: null in the place of an unknown
+   * or malformed id. At most 100 ids, else BAD_USER_INPUT. Batched: one statement per type.
+   */
+  nodes: Array<Maybe<Node>>;
 };
 
 
@@ -345,9 +395,21 @@ export type QueryGearItemArgs = {
 
 export type QueryGearItemsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
+  before?: InputMaybe<Scalars['String']['input']>;
   filter?: InputMaybe<GearItemFilter>;
   first?: InputMaybe<Scalars['Int']['input']>;
+  last?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<GearItemOrder>>;
+};
+
+
+export type QueryNodeArgs = {
+  nodeId: Scalars['ID']['input'];
+};
+
+
+export type QueryNodesArgs = {
+  nodeIds: Array<Scalars['ID']['input']>;
 };
 
 /** What refreshViews did. */
