@@ -148,6 +148,10 @@ export function matches(model: ItemsModel, item: ModelItem, filter: GearItemFilt
   if (filter.nameContains != null && !item.name.toLowerCase().includes(filter.nameContains.toLowerCase())) return false;
   if (filter.reviewCount && !compares(item.reviewCount, filter.reviewCount)) return false;
   if (filter.reviewRating && !compares(item.reviewRating, filter.reviewRating)) return false;
+  // Combinators: two-valued, as the contract says (`not X` is exactly what X does not match).
+  if (filter.and && !filter.and.every((f) => matches(model, item, f))) return false;
+  if (filter.or && !filter.or.some((f) => matches(model, item, f))) return false;
+  if (filter.not && matches(model, item, filter.not)) return false;
   return true;
 }
 
