@@ -48,43 +48,36 @@ const cases: [GearItemFilter | null, GearItemOrder[]][] = [
   [{ or: [{ reviewCount: { gte: 3 } }, { not: { reviewRating: { isNull: false } } }] }, [{ field: 'NAME', direction: 'ASC' }]],
 ];
 
+type Vars = { first?: number; last?: number; after?: string | null; before?: string | null; filter: GearItemFilter | null; orderBy: GearItemOrder[] };
+type PageInfo = { hasNextPage: boolean; hasPreviousPage: boolean; startCursor?: string | null; endCursor?: string | null };
+
+/** The first page, then the next one `step` asks for while it asks for one, merged by the cache: the merged list. */
+async function mergePages(vars: Vars, step: (p: PageInfo) => Partial<Vars> | null) {
+  const apollo = client();
+  sent = 0;
+  let res = await apollo.query({ query: ItemsWindowDocument, variables: vars });
+  for (let guard = 0, next = step(res.data!.gearItems.pageInfo); next && guard < 20; guard++, next = step(res.data!.gearItems.pageInfo)) {
+    res = await apollo.query({ query: ItemsWindowDocument, variables: { ...vars, ...next }, fetchPolicy: 'network-only' });
+  }
+  return apollo.readQuery({ query: ItemsWindowDocument, variables: vars })!.gearItems;
+}
+
 describe('Apollo Client relayStylePagination', () => {
   it('merges forward pages (after) into the whole list', async () => {
     for (const [filter, orderBy] of cases) {
-      const apollo = client();
-      sent = 0;
       const want = expectedOrder(model, filter, orderBy).map((i) => String(i.id));
-      let res = await apollo.query({ query: ItemsWindowDocument, variables: { first: 4, filter, orderBy } });
-      for (let guard = 0; res.data!.gearItems.pageInfo.hasNextPage && guard < 20; guard++) {
-        res = await apollo.query({
-          query: ItemsWindowDocument,
-          variables: { first: 4, after: res.data!.gearItems.pageInfo.endCursor, filter, orderBy },
-          fetchPolicy: 'network-only',
-        });
-      }
-      const merged = apollo.readQuery({ query: ItemsWindowDocument, variables: { first: 4, filter, orderBy } });
-      expect(merged!.gearItems.edges.map((e) => e.node.id)).toEqual(want);
+      const merged = await mergePages({ first: 4, filter, orderBy }, (p) => (p.hasNextPage ? { after: p.endCursor } : null));
+      expect(merged.edges.map((e) => e.node.id)).toEqual(want);
       expect(sent).toBe(Math.ceil(want.length / 4));
     }
   });
 
   it('merges backward pages (last, before) into the whole list, first left at its default', async () => {
     for (const [filter, orderBy] of cases) {
-      const apollo = client();
-      sent = 0;
       const want = expectedOrder(model, filter, orderBy).map((i) => String(i.id));
-      let res = await apollo.query({ query: ItemsWindowDocument, variables: { last: 3, filter, orderBy } });
-      expect(res.error).toBeUndefined();
-      for (let guard = 0; res.data!.gearItems.pageInfo.hasPreviousPage && guard < 20; guard++) {
-        res = await apollo.query({
-          query: ItemsWindowDocument,
-          variables: { last: 3, before: res.data!.gearItems.pageInfo.startCursor, filter, orderBy },
-          fetchPolicy: 'network-only',
-        });
-      }
-      const merged = apollo.readQuery({ query: ItemsWindowDocument, variables: { last: 3, filter, orderBy } });
-      expect(merged!.gearItems.edges.map((e) => e.node.id)).toEqual(want);
-      expect(merged!.gearItems.pageInfo.hasPreviousPage).toBe(false);
+      const merged = await mergePages({ last: 3, filter, orderBy }, (p) => (p.hasPreviousPage ? { before: p.startCursor } : null));
+      expect(merged.edges.map((e) => e.node.id)).toEqual(want);
+      expect(merged.pageInfo.hasPreviousPage).toBe(false);
       expect(sent).toBe(Math.ceil(want.length / 3));
     }
   });

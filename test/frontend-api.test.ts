@@ -12,10 +12,10 @@ import {
   type GearItemOrder,
   type ItemsBackwardQuery,
   type ItemReviewsWindowQuery,
-  type ItemsPageQuery,
 } from './generated/graphql';
 import { createTestApp, type ExecResult, type TestApp } from './support/app';
 import { buildItemsModel, expectedOrder, type ItemsModel } from './support/items-data';
+import { walkForward } from './support/items-walk';
 import { normalizeFilter } from '../src/modules/catalog/gear-item.query';
 
 // What a Relay or Apollo Client frontend needs, through the server with typed operations,
@@ -107,21 +107,6 @@ describe('Relay global ids', () => {
   });
 });
 
-type Page = ItemsPageQuery['gearItems'] | ItemsBackwardQuery['gearItems'];
-
-async function walkForward(filter: GearItemFilter | null, orderBy: GearItemOrder[] | null, first: number) {
-  const ids: number[] = [];
-  let after: string | null = null;
-  for (let guard = 0; guard < 100; guard++) {
-    const res: ExecResult<ItemsPageQuery> = await app.exec(ItemsPageDocument, { first, after, filter, orderBy });
-    expect(res.errors).toBeUndefined();
-    ids.push(...res.data!.gearItems.edges.map((e) => Number(e.node.id)));
-    if (!res.data!.gearItems.pageInfo.hasNextPage) return ids;
-    after = res.data!.gearItems.pageInfo.endCursor!;
-  }
-  throw new Error('the walk did not end');
-}
-
 /** From the end: `last` items at a time, `before` the page's startCursor, while hasPreviousPage. */
 async function walkBackward(filter: GearItemFilter | null, orderBy: GearItemOrder[] | null, last: number) {
   const pages: number[][] = [];
@@ -129,7 +114,7 @@ async function walkBackward(filter: GearItemFilter | null, orderBy: GearItemOrde
   for (let guard = 0; guard < 100; guard++) {
     const res: ExecResult<ItemsBackwardQuery> = await app.exec(ItemsBackwardDocument, { last, before, filter, orderBy });
     expect(res.errors).toBeUndefined();
-    const page: Page = res.data!.gearItems;
+    const page = res.data!.gearItems;
     pages.unshift(page.edges.map((e) => Number(e.node.id)));
     expect(page.pageInfo.startCursor).toBe(page.edges[0]?.cursor ?? null);
     expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
@@ -167,7 +152,7 @@ describe('backward paging', () => {
     for (const filter of filters) {
       for (const orderBy of orders) {
         const want = expectedOrder(model, filter, orderBy).map((i) => i.id);
-        const forward = await walkForward(filter, orderBy, 4);
+        const forward = (await walkForward(app, filter, orderBy, 4)).ids;
         expect(forward).toEqual(want);
         for (const last of [1, 3]) {
           const { ids } = await walkBackward(filter, orderBy, last);
