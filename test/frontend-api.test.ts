@@ -14,7 +14,7 @@ import {
   type ItemReviewsWindowQuery,
 } from './generated/graphql';
 import { createTestApp, type ExecResult, type TestApp } from './support/app';
-import { buildItemsModel, expectedOrder, type ItemsModel } from './support/items-data';
+import { buildItemsModel, expectedOrder, WALK_ORDERS, type ItemsModel } from './support/items-data';
 import { walkForward } from './support/items-walk';
 import { normalizeFilter } from '../src/modules/catalog/gear-item.query';
 
@@ -127,20 +127,6 @@ async function walkBackward(filter: GearItemFilter | null, orderBy: GearItemOrde
 }
 
 describe('backward paging', () => {
-  const orders: (GearItemOrder[] | null)[] = [
-    null,
-    [{ field: 'ID', direction: 'DESC' }],
-    [{ field: 'NAME', direction: 'ASC' }],
-    [{ field: 'NAME', direction: 'DESC' }],
-    [{ field: 'CREATED_AT', direction: 'ASC' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'ASC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }, { field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'REVIEW_RATING', direction: 'ASC' }],
-  ];
   const filters: (GearItemFilter | null)[] = [
     null,
     { reviewRating: { isNull: false } },
@@ -150,7 +136,7 @@ describe('backward paging', () => {
 
   it('walks every order and some filters from the end: the forward walk reversed', async () => {
     for (const filter of filters) {
-      for (const orderBy of orders) {
+      for (const orderBy of WALK_ORDERS) {
         const want = expectedOrder(model, filter, orderBy).map((i) => i.id);
         const forward = (await walkForward(app, filter, orderBy, 4)).ids;
         expect(forward).toEqual(want);

@@ -7,7 +7,7 @@ import {
   type GearItemOrder,
 } from './generated/graphql';
 import { createTestApp, type TestApp } from './support/app';
-import { buildItemsModel, expectedOrder, type ItemsModel } from './support/items-data';
+import { buildItemsModel, expectedOrder, WALK_ORDERS, type ItemsModel } from './support/items-data';
 import { walkForward } from './support/items-walk';
 
 // Keyset pagination of gearItems: walking every page in small steps gives the unpaginated
@@ -42,26 +42,10 @@ describe('walking gearItems page by page', () => {
     { nameContains: 'a' },
     { reviewRating: { gte: 2 }, reviewCount: { gte: 1 } },
   ];
-  const orders: (GearItemOrder[] | null)[] = [
-    null,
-    [{ field: 'ID', direction: 'DESC' }],
-    [{ field: 'NAME', direction: 'ASC' }],
-    [{ field: 'NAME', direction: 'DESC' }],
-    [{ field: 'CREATED_AT', direction: 'ASC' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'ASC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }, { field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'DESC' }, { field: 'NAME', direction: 'DESC' }, { field: 'CREATED_AT' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'REVIEW_RATING', direction: 'ASC' }],
-    [{ field: 'NAME', direction: 'DESC' }, { field: 'NAME', direction: 'ASC' }, { field: 'REVIEW_COUNT' }],
-  ];
 
   it('returns every matching item once, in the unpaginated order, for every filter and order', async () => {
     for (const filter of filters) {
-      for (const orderBy of orders) {
+      for (const orderBy of WALK_ORDERS) {
         const want = expectedOrder(model, filter, orderBy).map((i) => i.id);
         for (const first of [1, 3]) {
           const { ids, pages } = await walk(filter, orderBy, first);

@@ -178,3 +178,21 @@ export function expectedOrder(model: ItemsModel, filter: GearItemFilter | null |
       return 0;
     });
 }
+
+/** Orders the paging walks cover: every field both ways, ties broken by later terms, repeats. */
+export const WALK_ORDERS: (GearItemOrder[] | null)[] = [
+  null,
+  [{ field: 'ID', direction: 'DESC' }],
+  [{ field: 'NAME', direction: 'ASC' }],
+  [{ field: 'NAME', direction: 'DESC' }],
+  [{ field: 'CREATED_AT', direction: 'ASC' }],
+  [{ field: 'CREATED_AT', direction: 'DESC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'ASC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'DESC' }],
+  [{ field: 'REVIEW_RATING', direction: 'ASC' }],
+  [{ field: 'REVIEW_RATING', direction: 'DESC' }],
+  [{ field: 'REVIEW_RATING', direction: 'DESC' }, { field: 'REVIEW_COUNT', direction: 'ASC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'DESC' }, { field: 'NAME', direction: 'DESC' }, { field: 'CREATED_AT' }],
+  [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'REVIEW_RATING', direction: 'ASC' }],
+  [{ field: 'NAME', direction: 'DESC' }, { field: 'NAME', direction: 'ASC' }, { field: 'REVIEW_COUNT' }],
+];
