@@ -90,18 +90,16 @@ function normalizeAt(filter: GearItemFilter | null | undefined, path: string, de
   const term = (field: string) => {
     if (++count.terms > MAX_FILTER_TERMS) throw new BadUserInputError(`filter has more than ${MAX_FILTER_TERMS} terms (at ${field})`, field);
   };
-  const categoryId = parseOptionalId(filter.categoryId, `${path}.categoryId`);
-  if (categoryId !== null) (term(`${path}.categoryId`), (out.categoryId = categoryId));
-  const inCategory = parseOptionalId(filter.inCategory, `${path}.inCategory`);
-  if (inCategory !== null) (term(`${path}.inCategory`), (out.inCategory = inCategory));
-  if (filter.nameContains != null) {
-    const text = checkText(filter.nameContains, `${path}.nameContains`, 200);
-    if (text !== '') (term(`${path}.nameContains`), (out.nameContains = text));
-  }
-  const reviewCount = normalizeComparisons(filter.reviewCount, `${path}.reviewCount`);
-  if (reviewCount) (term(`${path}.reviewCount`), (out.reviewCount = reviewCount));
-  const reviewRating = normalizeComparisons(filter.reviewRating, `${path}.reviewRating`);
-  if (reviewRating) (term(`${path}.reviewRating`), (out.reviewRating = reviewRating));
+  const keep = <K extends 'categoryId' | 'inCategory' | 'nameContains' | 'reviewCount' | 'reviewRating'>(key: K, value: NormalizedFilter[K] | null) => {
+    if (value == null) return;
+    term(`${path}.${key}`);
+    out[key] = value;
+  };
+  keep('categoryId', parseOptionalId(filter.categoryId, `${path}.categoryId`));
+  keep('inCategory', parseOptionalId(filter.inCategory, `${path}.inCategory`));
+  if (filter.nameContains != null) keep('nameContains', checkText(filter.nameContains, `${path}.nameContains`, 200) || null);
+  keep('reviewCount', normalizeComparisons(filter.reviewCount, `${path}.reviewCount`));
+  keep('reviewRating', normalizeComparisons(filter.reviewRating, `${path}.reviewRating`));
   const nested = (f: GearItemFilter, at: string) => {
     term(at);
     return normalizeAt(f, at, depth + 1, count);

@@ -138,8 +138,8 @@ export function toPage<R, T>(
   countAll: () => Promise<number>,
 ): Page<T> {
   const more = rows.length > req.size;
-  // A copy either way: the rows may be a loader's cached array.
-  const kept = rows.slice(0, req.size);
+  // Reversed on a copy: the rows may be a loader's cached array.
+  const kept = more ? rows.slice(0, req.size) : req.backward ? rows.slice() : rows;
   if (req.backward) kept.reverse();
   const edges = kept.map((row) => lazyEdge(toNode(row), () => cursorOf(row)));
   return {
