@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { sql, type Sql, type SqlFragment } from '../../database/sql';
 import { inKeyOrder } from '../common/batch';
+import type { ManagedViewName } from './names';
 
 // Request time: everything that reads a materialized view goes through here. Other modules
 // ask for aggregates, or for SQL that joins a view, and never spell a view's name or
@@ -56,13 +57,14 @@ export interface ItemsGeneration {
   cachedAt: Date | null;
 }
 
-// Uncorrelated scalar subqueries: PostgreSQL runs each once per statement (an InitPlan, one
-// probe of the log's (view_name, id) index), in the statement's own snapshot, so they name
-// exactly the refresh whose rows the page read (a refresh writes its log row in its own
-// transaction).
-const LAST_REFRESH = (view: string) => sql.raw(`(select l.id from view_refresh_log l where l.view_name = '${view}' order by l.id desc limit 1)`);
-const GENERATION_COLUMNS = sql.query`greatest(${LAST_REFRESH('gear_item_stats')}, ${LAST_REFRESH('category_tree')})::float8 as generation,
-  (select l.finished_at from view_refresh_log l where l.view_name = 'gear_item_stats' order by l.id desc limit 1) as "cachedAt"`;
+// Uncorrelated scalar subqueries: PostgreSQL runs each once per statement (an InitPlan on
+// the log's (view_name, id) index, or a scan of a log small enough not to need it), in the
+// statement's own snapshot, so they name exactly the refresh whose rows the page read (a
+// refresh writes its log row in its own transaction). The plan of the page is unchanged.
+const lastRefresh = (view: ManagedViewName, column: 'id' | 'finished_at') =>
+  sql.raw(`(select l.${column} from view_refresh_log l where l.view_name = '${view}' order by l.id desc limit 1)`);
+const GENERATION_COLUMNS = sql.query`greatest(${lastRefresh('gear_item_stats', 'id')}, ${lastRefresh('category_tree', 'id')})::float8 as generation,
+  ${lastRefresh('gear_item_stats', 'finished_at')} as "cachedAt"`;
 
 /** The generation of the item lists now (for a page that read no rows to carry it). */
 export async function readItemsGeneration(db: Sql): Promise<ItemsGeneration> {
