@@ -1,7 +1,8 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import { GearItemConnectionResolver } from './modules/catalog/gear-item.type';
-import { GearItemResolver } from './modules/catalog/gear-item.resolver';
+import { GearItemGenerationResolver, GearItemResolver } from './modules/catalog/gear-item.resolver';
+import { NodeResolver } from './modules/nodes/node.resolver';
 import { GearReviewConnectionResolver } from './modules/catalog/gear-review.type';
 import { GearReviewResolver } from './modules/catalog/gear-review.resolver';
 import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories/category.resolver';
@@ -12,6 +13,7 @@ import { ViewResolver } from './modules/views/ops/view.resolver';
 export const resolvers = [
   GearItemResolver,
   GearItemConnectionResolver,
+  GearItemGenerationResolver,
   GearReviewResolver,
   GearReviewConnectionResolver,
   CategoryResolver,
@@ -19,6 +21,7 @@ export const resolvers = [
   CatalogMutationResolver,
   CategoryMutationResolver,
   ViewResolver,
+  NodeResolver,
 ] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {

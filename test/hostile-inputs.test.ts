@@ -149,6 +149,8 @@ function generate(): Case[] {
   const intArgs: [string, string, unknown[], Record<string, unknown>?][] = [
     ['gearItems.first', 'query($v: Int) { gearItems(first: $v) { totalCount } }', [-1, 101, -2_147_483_648]],
     ['GearItem.reviews.first', 'query($id: ID!, $v: Int) { gearItem(id: $id) { reviews(first: $v) { totalCount } } }', [-1, 101], { id: item }],
+    ['gearItems.last', 'query($v: Int) { gearItems(last: $v) { totalCount } }', [-1, 101, -2_147_483_648]],
+    ['GearItem.reviews.last', 'query($id: ID!, $v: Int) { gearItem(id: $id) { reviews(last: $v) { totalCount } } }', [-1, 101], { id: item }],
     ['categoryTree.maxDepth', 'query($v: Int) { categoryTree(maxDepth: $v) { id } }', [-1, -2_147_483_648]],
     ['addReview.input.rating', 'mutation($id: ID!, $v: Int!) { addReview(input: { gearItemId: $id, rating: $v }) { id } }', [0, 6, -1, 2_147_483_647, null], { id: item }],
     ...(['eq', 'ne', 'gt', 'gte', 'lt', 'lte'] as const).map(
@@ -215,6 +217,33 @@ function generate(): Case[] {
     }
   }
 
+  // Global ids: wrong JSON types fail coercion; any string is looked up and, unknown, is null.
+  cases.push(...typeCases('node.nodeId', 'query($v: ID!) { node(nodeId: $v) { nodeId } }', [...ID_WRONG_TYPE, null]));
+  const forgedIds = [['GearItem', -1], ['GearItem', 2_147_483_648], ['GearItem', '1'], ['gear_item', 1], ['GearItem', 1, 2], ["GearItem'; --", 1], { GearItem: 1 }];
+  for (const v of [...ID_BAD_VALUE, ...SQL, ...ODD_TEXT, ...forgedIds.map((f) => Buffer.from(JSON.stringify(f)).toString('base64'))]) {
+    cases.push({ label: `node.nodeId = ${encode(v).slice(0, 40)}`, query: 'query($v: ID!) { node(nodeId: $v) { nodeId } }', variables: { v }, expect: 'data' });
+  }
+  cases.push(
+    ...typeCases('nodes.nodeIds', 'query($v: [ID!]!) { nodes(nodeIds: $v) { nodeId } }', [null, [null], [true], [{}], Array.from({ length: 101 }, () => 'x'), Array.from({ length: 1000 }, (_, i) => String(i))]),
+  );
+
+  // Filter combinators: bounded in depth and terms; wrong shapes fail coercion.
+  let deep: Record<string, unknown> = { nameContains: 'a' };
+  for (let i = 0; i < 40; i++) deep = i % 2 ? { not: deep } : { and: [deep] };
+  const filter = 'query($v: GearItemFilter) { gearItems(filter: $v) { totalCount } }';
+  cases.push(
+    ...typeCases('gearItems.filter (combinators)', filter, [
+      deep,
+      { or: Array.from({ length: 1000 }, (_, i) => ({ reviewCount: { eq: i } })) },
+      { and: Array.from({ length: 60 }, () => ({})) , or: Array.from({ length: 60 }, () => ({ nameContains: 'a' })) },
+      { not: 'x' },
+      { or: [null] },
+      { and: [{ categoryId: "1' OR '1'='1" }] },
+      { not: { reviewRating: { gte: new Raw('1e400') } } },
+      { or: [{ nameContains: 'a\u0000b' }] },
+    ]),
+  );
+
   // View names: looked up, never used as identifiers; one unknown name refreshes nothing.
   const refresh = 'mutation($v: [String!]) { refreshViews(views: $v) { refreshed { name } } }';
   for (const v of [
@@ -280,7 +309,11 @@ async function cursorCases(): Promise<Case[]> {
   const items = 'query($v: String) { gearItems(after: $v) { totalCount } }';
   const itemsFiltered = 'query($v: String) { gearItems(after: $v, filter: { nameContains: "a" }) { totalCount } }';
   const reviews = `query($v: String) { gearItem(id: "${ids.item}") { reviews(after: $v) { totalCount } } }`;
+  const itemsBefore = 'query($v: String) { gearItems(last: 2, before: $v) { totalCount } }';
+  const reviewsBefore = `query($v: String) { gearItem(id: "${ids.item}") { reviews(last: 2, before: $v) { totalCount } } }`;
   return [
+    ...typeCases('gearItems.before', itemsBefore, [...tampered.filter((c) => c !== byId), ...STRING_WRONG_TYPE]),
+    ...typeCases('GearItem.reviews.before', reviewsBefore, [...tampered.filter((c) => c !== review), byId, ...STRING_WRONG_TYPE]),
     ...typeCases('gearItems.after', items, [...tampered.filter((c) => c !== byId), ...STRING_WRONG_TYPE]),
     ...typeCases('gearItems.after (filtered)', itemsFiltered, [byId]),
     ...typeCases('GearItem.reviews.after', reviews, [...tampered.filter((c) => c !== review), byId, ...STRING_WRONG_TYPE]),

@@ -5,10 +5,10 @@ import {
   ItemsPageLeanDocument,
   type GearItemFilter,
   type GearItemOrder,
-  type ItemsPageQuery,
 } from './generated/graphql';
-import { createTestApp, type ExecResult, type TestApp } from './support/app';
-import { buildItemsModel, expectedOrder, type ItemsModel } from './support/items-data';
+import { createTestApp, type TestApp } from './support/app';
+import { buildItemsModel, expectedOrder, WALK_ORDERS, type ItemsModel } from './support/items-data';
+import { walkForward } from './support/items-walk';
 
 // Keyset pagination of gearItems: walking every page in small steps gives the unpaginated
 // order computed from the base rows; cursors are bound to their filter and order; a page
@@ -26,23 +26,7 @@ afterAll(() => app?.close());
 
 const badInput = (field: string) => ({ code: 'BAD_USER_INPUT', field });
 
-/** Every page of `first` items, in turn, with what each page said. */
-async function walk(filter: GearItemFilter | null, orderBy: GearItemOrder[] | null, first: number) {
-  const ids: number[] = [];
-  const pages: { size: number; hasNextPage: boolean; totalCount: number }[] = [];
-  let after: string | null = null;
-  for (let guard = 0; guard < 100; guard++) {
-    const res: ExecResult<ItemsPageQuery> = await app.exec(ItemsPageDocument, { first, after, filter, orderBy });
-    expect(res.errors).toBeUndefined();
-    const page = res.data!.gearItems;
-    ids.push(...page.edges.map((e) => Number(e.node.id)));
-    pages.push({ size: page.edges.length, hasNextPage: page.pageInfo.hasNextPage, totalCount: page.totalCount });
-    expect(page.pageInfo.endCursor).toBe(page.edges.at(-1)?.cursor ?? null);
-    if (!page.pageInfo.hasNextPage) return { ids, pages };
-    after = page.pageInfo.endCursor!;
-  }
-  throw new Error('the walk did not end');
-}
+const walk = (filter: GearItemFilter | null, orderBy: GearItemOrder[] | null, first: number) => walkForward(app, filter, orderBy, first);
 
 async function firstPageCursor(filter: GearItemFilter | null, orderBy: GearItemOrder[] | null) {
   const res = await app.exec(ItemsPageDocument, { first: 2, filter, orderBy });
@@ -58,26 +42,10 @@ describe('walking gearItems page by page', () => {
     { nameContains: 'a' },
     { reviewRating: { gte: 2 }, reviewCount: { gte: 1 } },
   ];
-  const orders: (GearItemOrder[] | null)[] = [
-    null,
-    [{ field: 'ID', direction: 'DESC' }],
-    [{ field: 'NAME', direction: 'ASC' }],
-    [{ field: 'NAME', direction: 'DESC' }],
-    [{ field: 'CREATED_AT', direction: 'ASC' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'ASC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }],
-    [{ field: 'REVIEW_RATING', direction: 'DESC' }, { field: 'REVIEW_COUNT', direction: 'ASC' }],
-    [{ field: 'REVIEW_COUNT', direction: 'DESC' }, { field: 'NAME', direction: 'DESC' }, { field: 'CREATED_AT' }],
-    [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'REVIEW_RATING', direction: 'ASC' }],
-    [{ field: 'NAME', direction: 'DESC' }, { field: 'NAME', direction: 'ASC' }, { field: 'REVIEW_COUNT' }],
-  ];
 
   it('returns every matching item once, in the unpaginated order, for every filter and order', async () => {
     for (const filter of filters) {
-      for (const orderBy of orders) {
+      for (const orderBy of WALK_ORDERS) {
         const want = expectedOrder(model, filter, orderBy).map((i) => i.id);
         for (const first of [1, 3]) {
           const { ids, pages } = await walk(filter, orderBy, first);

@@ -148,6 +148,10 @@ export function matches(model: ItemsModel, item: ModelItem, filter: GearItemFilt
   if (filter.nameContains != null && !item.name.toLowerCase().includes(filter.nameContains.toLowerCase())) return false;
   if (filter.reviewCount && !compares(item.reviewCount, filter.reviewCount)) return false;
   if (filter.reviewRating && !compares(item.reviewRating, filter.reviewRating)) return false;
+  // Combinators: two-valued, as the contract says (`not X` is exactly what X does not match).
+  if (filter.and && !filter.and.every((f) => matches(model, item, f))) return false;
+  if (filter.or && !filter.or.some((f) => matches(model, item, f))) return false;
+  if (filter.not && matches(model, item, filter.not)) return false;
   return true;
 }
 
@@ -174,3 +178,21 @@ export function expectedOrder(model: ItemsModel, filter: GearItemFilter | null |
       return 0;
     });
 }
+
+/** Orders the paging walks cover: every field both ways, ties broken by later terms, repeats. */
+export const WALK_ORDERS: (GearItemOrder[] | null)[] = [
+  null,
+  [{ field: 'ID', direction: 'DESC' }],
+  [{ field: 'NAME', direction: 'ASC' }],
+  [{ field: 'NAME', direction: 'DESC' }],
+  [{ field: 'CREATED_AT', direction: 'ASC' }],
+  [{ field: 'CREATED_AT', direction: 'DESC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'ASC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'DESC' }],
+  [{ field: 'REVIEW_RATING', direction: 'ASC' }],
+  [{ field: 'REVIEW_RATING', direction: 'DESC' }],
+  [{ field: 'REVIEW_RATING', direction: 'DESC' }, { field: 'REVIEW_COUNT', direction: 'ASC' }],
+  [{ field: 'REVIEW_COUNT', direction: 'DESC' }, { field: 'NAME', direction: 'DESC' }, { field: 'CREATED_AT' }],
+  [{ field: 'CREATED_AT', direction: 'DESC' }, { field: 'REVIEW_RATING', direction: 'ASC' }],
+  [{ field: 'NAME', direction: 'DESC' }, { field: 'NAME', direction: 'ASC' }, { field: 'REVIEW_COUNT' }],
+];

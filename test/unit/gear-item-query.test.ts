@@ -59,7 +59,7 @@ describe('filters, normalised', () => {
 
 describe('keyset pages', () => {
   const compile = (after: (string | number | null)[] | null, orderBy = [{ field: F.REVIEW_RATING, direction: D.DESC }]) =>
-    sql.compile(pageSql({}, normalizeOrder(orderBy), after, 21));
+    sql.compile(pageSql({}, normalizeOrder(orderBy), { after, before: null, backward: false }, 21));
 
   it('start after the cursor: a range on the first key, then the lexicographic rest', () => {
     const { text, values } = compile([4.5, 12]);

@@ -1,7 +1,10 @@
 import { Field, ID, InputType, registerEnumType } from 'type-graphql';
 import { FloatFilter, IntFilter, OrderDirection } from '../common/filters';
 
-@InputType({ description: 'Conditions on items; all given terms must hold.' })
+@InputType({
+  description:
+    'Conditions on items; all given terms must hold (and, or, not included). Nesting: at most 5 levels of and/or/not, 50 terms in all, else BAD_USER_INPUT.',
+})
 export class GearItemFilter {
   @Field(() => ID, { nullable: true, description: 'Items directly in this category.' })
   categoryId?: string | null;
@@ -29,6 +32,18 @@ export class GearItemFilter {
     description: 'Compares the cached mean; comparisons never match a null rating; isNull selects by nullness.',
   })
   reviewRating?: FloatFilter | null;
+
+  @Field(() => [GearItemFilter], { nullable: true, description: 'Every one of these filters holds (an empty list: no condition).' })
+  and?: GearItemFilter[] | null;
+
+  @Field(() => [GearItemFilter], { nullable: true, description: 'At least one of these filters holds (an empty list matches nothing).' })
+  or?: GearItemFilter[] | null;
+
+  @Field(() => GearItemFilter, {
+    nullable: true,
+    description: 'The items this filter does not match, exactly: an item without a rating is among them whatever the comparison.',
+  })
+  not?: GearItemFilter | null;
 }
 
 export enum GearItemOrderField {

@@ -2,6 +2,7 @@ import { sql, type SqlFragment } from '../../database/sql';
 import { isFiniteOrNull, isInt, isText, isTimestamp, type CursorCheck, type CursorValue } from '../common/cursor';
 import { checkText, comparisonsSql, containsPattern, normalizeComparisons, OrderDirection, type Comparisons } from '../common/filters';
 import { parseOptionalId } from '../common/ids';
+import { BadUserInputError } from '../../errors';
 import { inSubtree, itemWithStats, itemsWithStatsCount, itemsWithStatsPage, ratingSortKey, type ItemWithStatsRow } from '../views/reads';
 import { GearItemOrderField, type GearItemFilter, type GearItemOrder } from './gear-item.inputs';
 
@@ -51,35 +52,73 @@ export function normalizeOrder(orderBy: readonly GearItemOrder[] | null | undefi
   return terms;
 }
 
-/** A filter as checked: only the terms given, ids as numbers, in one fixed key order. */
+/** A filter as checked: only the terms given, ids as numbers, in one fixed key order; combinators last. */
 export interface NormalizedFilter {
   categoryId?: number;
   inCategory?: number;
   nameContains?: string;
   reviewCount?: Comparisons;
   reviewRating?: Comparisons;
+  /** Each holds; never empty (no condition is no `and`). */
+  and?: NormalizedFilter[];
+  /** One holds; empty: nothing matches. */
+  or?: NormalizedFilter[];
+  /** Does not hold. */
+  not?: NormalizedFilter;
 }
 
-/** Checks the filter (BAD_USER_INPUT names the bad field) and drops what does not filter. */
+/** How deep and/or/not may nest (the top filter is level 0), and how many terms a filter may hold in all. */
+export const MAX_FILTER_DEPTH = 5;
+export const MAX_FILTER_TERMS = 50;
+
+/**
+ * Checks the filter (BAD_USER_INPUT names the bad field, e.g. `filter.or[1].not.reviewCount`)
+ * and drops what does not filter: `{}`, an `and` of nothing, an `or` with a filter that
+ * holds always. Bounded: at most MAX_FILTER_DEPTH levels of and/or/not and MAX_FILTER_TERMS
+ * terms (each field given, each nested filter).
+ */
 export function normalizeFilter(filter: GearItemFilter | null | undefined): NormalizedFilter {
+  return normalizeAt(filter, 'filter', 0, { terms: 0 });
+}
+
+function normalizeAt(filter: GearItemFilter | null | undefined, path: string, depth: number, count: { terms: number }): NormalizedFilter {
   const out: NormalizedFilter = {};
   if (!filter) return out;
-  const categoryId = parseOptionalId(filter.categoryId, 'filter.categoryId');
-  if (categoryId !== null) out.categoryId = categoryId;
-  const inCategory = parseOptionalId(filter.inCategory, 'filter.inCategory');
-  if (inCategory !== null) out.inCategory = inCategory;
-  if (filter.nameContains != null) {
-    const text = checkText(filter.nameContains, 'filter.nameContains', 200);
-    if (text !== '') out.nameContains = text;
+  if (depth > MAX_FILTER_DEPTH) {
+    throw new BadUserInputError(`${path} nests and/or/not deeper than ${MAX_FILTER_DEPTH} levels`, path);
   }
-  const reviewCount = normalizeComparisons(filter.reviewCount, 'filter.reviewCount');
-  if (reviewCount) out.reviewCount = reviewCount;
-  const reviewRating = normalizeComparisons(filter.reviewRating, 'filter.reviewRating');
-  if (reviewRating) out.reviewRating = reviewRating;
+  const term = (field: string) => {
+    if (++count.terms > MAX_FILTER_TERMS) throw new BadUserInputError(`filter has more than ${MAX_FILTER_TERMS} terms (at ${field})`, field);
+  };
+  const keep = <K extends 'categoryId' | 'inCategory' | 'nameContains' | 'reviewCount' | 'reviewRating'>(key: K, value: NormalizedFilter[K] | null) => {
+    if (value == null) return;
+    term(`${path}.${key}`);
+    out[key] = value;
+  };
+  keep('categoryId', parseOptionalId(filter.categoryId, `${path}.categoryId`));
+  keep('inCategory', parseOptionalId(filter.inCategory, `${path}.inCategory`));
+  if (filter.nameContains != null) keep('nameContains', checkText(filter.nameContains, `${path}.nameContains`, 200) || null);
+  keep('reviewCount', normalizeComparisons(filter.reviewCount, `${path}.reviewCount`));
+  keep('reviewRating', normalizeComparisons(filter.reviewRating, `${path}.reviewRating`));
+  const nested = (f: GearItemFilter, at: string) => {
+    term(at);
+    return normalizeAt(f, at, depth + 1, count);
+  };
+  if (filter.and != null) {
+    const all = filter.and.map((f, i) => nested(f, `${path}.and[${i}]`)).filter((f) => !holdsAlways(f));
+    if (all.length) out.and = all;
+  }
+  if (filter.or != null) {
+    const any = filter.or.map((f, i) => nested(f, `${path}.or[${i}]`));
+    if (!any.some(holdsAlways)) out.or = any;
+  }
+  if (filter.not != null) out.not = nested(filter.not, `${path}.not`);
   return out;
 }
 
-/** The filter's conditions on the item rows. */
+const holdsAlways = (f: NormalizedFilter) => Object.keys(f).length === 0;
+
+/** The filter's conditions on the item rows, to be ANDed. */
 export function filterSql(f: NormalizedFilter): SqlFragment[] {
   const out: SqlFragment[] = [];
   if (f.categoryId !== undefined) out.push(sql.query`${itemWithStats.categoryId} = ${sql.value(f.categoryId)}::int`);
@@ -87,7 +126,17 @@ export function filterSql(f: NormalizedFilter): SqlFragment[] {
   if (f.nameContains !== undefined) out.push(sql.query`${itemWithStats.name} ilike ${sql.value(containsPattern(f.nameContains))}::text`);
   if (f.reviewCount) out.push(...comparisonsSql(itemWithStats.reviewCount, f.reviewCount, 'int'));
   if (f.reviewRating) out.push(...comparisonsSql(itemWithStats.reviewRating, f.reviewRating, 'float8'));
+  for (const part of f.and ?? []) out.push(...filterSql(part));
+  if (f.or) out.push(f.or.length ? sql.query`(${sql.join(f.or.map(conjunction), ' or ')})` : sql.raw('false'));
+  // A comparison with a null rating is null, and NOT null is null: `is not true` makes the
+  // complement exact (the item is in `not X` whenever X does not hold for it).
+  if (f.not) out.push(sql.query`(${conjunction(f.not)}) is not true`);
   return out;
+}
+
+function conjunction(f: NormalizedFilter): SqlFragment {
+  const parts = filterSql(f);
+  return parts.length ? sql.query`(${sql.join(parts, ' and ')})` : sql.raw('true');
 }
 
 /** What a gearItems cursor is bound to: the normalised filter and order. */
@@ -109,24 +158,40 @@ export function sortKeyOf(row: ItemWithStatsRow, terms: readonly Term[]): Cursor
 const sortKey = (t: Term) => FIELDS[t.field].sortKey(FIELDS[t.field].column, t.dir);
 
 /**
- * Rows strictly after `after` in the order of `terms`: the first term's bound is a plain
- * range (so the sort index can start there), then the lexicographic comparison.
+ * Rows strictly after `bound` in the order of `terms` (`side` after), or strictly before it
+ * (`side` before): the first term's bound is a plain range (so the sort index can start
+ * there), then the lexicographic comparison.
  */
-function keysetSql(terms: readonly Term[], after: readonly CursorValue[]): SqlFragment[] {
+function keysetSql(terms: readonly Term[], bound: readonly CursorValue[], side: 'after' | 'before'): SqlFragment[] {
   const keys = terms.map(sortKey);
-  const bounds = terms.map((t, i) => FIELDS[t.field].sortKey(sql.query`${sql.value(after[i])}::${sql.raw(FIELDS[t.field].cast)}`, t.dir));
-  const beyond = (i: number) => sql.raw(terms[i].dir === OrderDirection.DESC ? '<' : '>');
+  const bounds = terms.map((t, i) => FIELDS[t.field].sortKey(sql.query`${sql.value(bound[i])}::${sql.raw(FIELDS[t.field].cast)}`, t.dir));
+  const beyond = (i: number) => sql.raw((terms[i].dir === OrderDirection.DESC) === (side === 'after') ? '<' : '>');
   const alternatives = terms.map((_, i) =>
     sql.join([...keys.slice(0, i).map((k, j) => sql.query`${k} = ${bounds[j]}`), sql.query`${keys[i]} ${beyond(i)} ${bounds[i]}`], ' and '),
   );
   return [sql.query`${keys[0]} ${beyond(0)}= ${bounds[0]}`, sql.query`(${sql.join(alternatives, ' or ')})`];
 }
 
-/** The page statement: up to `limit` rows after `after` (null: from the start). */
-export function pageSql(filter: NormalizedFilter, terms: readonly Term[], after: readonly CursorValue[] | null, limit: number): SqlFragment {
-  const where = after ? [...filterSql(filter), ...keysetSql(terms, after)] : filterSql(filter);
+/** Where a page is cut: after one key and/or before another; `backward` reads from the `before` end. */
+export interface PageBounds {
+  after: readonly CursorValue[] | null;
+  before: readonly CursorValue[] | null;
+  backward: boolean;
+}
+
+/**
+ * The page statement: up to `limit` rows after `after` and before `before` (null: no bound),
+ * in the order of `terms`, or, `backward`, the ones nearest `before` in the reverse order
+ * (the caller puts them back). Keyset both ways: the same index, scanned the other way.
+ */
+export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds: PageBounds, limit: number): SqlFragment {
+  const where = [
+    ...filterSql(filter),
+    ...(bounds.after ? keysetSql(terms, bounds.after, 'after') : []),
+    ...(bounds.before ? keysetSql(terms, bounds.before, 'before') : []),
+  ];
   const order = sql.join(
-    terms.map((t) => sql.query`${sortKey(t)} ${sql.raw(t.dir === OrderDirection.DESC ? 'desc' : 'asc')}`),
+    terms.map((t) => sql.query`${sortKey(t)} ${sql.raw((t.dir === OrderDirection.DESC) !== bounds.backward ? 'desc' : 'asc')}`),
     ', ',
   );
   return itemsWithStatsPage(where, order, limit);

@@ -1,12 +1,14 @@
-import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../../context';
 import { parseId } from '../common/ids';
+import { encodeNodeId } from '../common/node';
 import { CategoryNode } from '../categories/category.type';
 import { GearItemFilter, GearItemOrder } from './gear-item.inputs';
-import { listItems, listReviews } from './gear-item.service';
+import { listItems, listReviews, type ItemsPage } from './gear-item.service';
 import { GearItemConnection, GearItemNode } from './gear-item.type';
 import { GearReviewConnection } from './gear-review.type';
-import { pageComplexity, type Page } from '../common/connection';
+import { pageComplexity, pageRequest, type Page } from '../common/connection';
 import type { GearReviewNode } from './gear-review.type';
 
 @Resolver(() => GearItemNode)
@@ -21,17 +23,32 @@ export class GearItemResolver {
 first: 0..100, else BAD_USER_INPUT. after: a cursor from this same query
 (same filter and orderBy), else BAD_USER_INPUT.
 Order: the orderBy terms in turn, then id ascending as the last tie-breaker.
-Default order: id ascending. reviewRating nulls sort last in either direction.`,
+Default order: id ascending. reviewRating nulls sort last in either direction.
+Backward pagination: last (0..100) and before (a cursor from this same query) give
+the last items before it, in the same order; first and last both given explicitly:
+BAD_USER_INPUT (first's default does not count). after and before together: the
+items between them. The connection's generationChanged says when a cursor was read
+from older cached data than the page.`,
     complexity: pageComplexity,
   })
   gearItems(
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
     @Arg('filter', () => GearItemFilter, { nullable: true }) filter?: GearItemFilter | null,
     @Arg('orderBy', () => [GearItemOrder], { nullable: true }) orderBy?: GearItemOrder[] | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
-  ): Promise<Page<GearItemNode>> {
-    return listItems(ctx, { filter, orderBy, first: first ?? 20, after });
+    @Arg('last', () => Int, { nullable: true, description: 'Page backward: the last items (0..100) before `before`, or of the whole list.' })
+    last?: number | null,
+    @Arg('before', () => String, { nullable: true, description: 'A cursor from this same query: only items before it.' })
+    before?: string | null,
+  ): Promise<ItemsPage> {
+    return listItems(ctx, { filter, orderBy, page: pageRequest({ first, after, last, before }, info) });
+  }
+
+  @FieldResolver(() => ID, { description: 'Globally unique, opaque id (Node).' })
+  nodeId(@Root() item: GearItemNode): string {
+    return encodeNodeId('GearItem', item.id);
   }
 
   @FieldResolver(() => CategoryNode, { nullable: true, description: 'The category the item is filed under.' })
@@ -59,15 +76,44 @@ Default order: id ascending. reviewRating nulls sort last in either direction.`,
   }
 
   @FieldResolver(() => GearReviewConnection, {
-    description: 'Newest first (createdAt, then id, descending). first: 0..100.',
+    description: `Newest first (createdAt, then id, descending). first: 0..100.
+Backward: last (0..100) and before, as on gearItems; first and last both given explicitly: BAD_USER_INPUT.`,
     complexity: pageComplexity,
   })
   reviews(
     @Root() item: GearItemNode,
     @Ctx() ctx: Context,
+    @Info() info: GraphQLResolveInfo,
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first?: number | null,
     @Arg('after', () => String, { nullable: true }) after?: string | null,
+    @Arg('last', () => Int, { nullable: true, description: 'Page backward: the last reviews (0..100) before `before`, or of all.' })
+    last?: number | null,
+    @Arg('before', () => String, { nullable: true, description: 'A cursor from this list: only reviews before it.' })
+    before?: string | null,
   ): Promise<Page<GearReviewNode>> {
-    return listReviews(ctx, item.id, { first: first ?? 20, after });
+    return listReviews(ctx, item.id, pageRequest({ first, after, last, before }, info));
+  }
+}
+
+@Resolver(() => GearItemConnection)
+export class GearItemGenerationResolver {
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description: `When gear_item_stats (the cached reviewCount and reviewRating this page shows, filters and sorts by) was
+last refreshed, as read by the page's own statement; null when it never was.`,
+  })
+  async cachedAt(@Root() page: ItemsPage): Promise<Date | null> {
+    return (await page.generation()).cachedAt;
+  }
+
+  @FieldResolver(() => Boolean, {
+    description: `True when the after or before cursor was read from another generation of the cached data
+(gear_item_stats or category_tree refreshed since): the walk may repeat or skip items,
+so dedupe by id or start again. False without a cursor. Cursors stay valid across refreshes.`,
+  })
+  async generationChanged(@Root() page: ItemsPage): Promise<boolean> {
+    if (!page.cursorGenerations.length) return false;
+    const { generation } = await page.generation();
+    return page.cursorGenerations.some((g) => g === null || g !== generation);
   }
 }

@@ -1,8 +1,9 @@
 import { Field, ID, ObjectType } from 'type-graphql';
 import { connectionTypes } from '../common/connection';
+import { NodeInterface } from '../common/node';
 import type { ItemStats } from '../views/reads';
 
-@ObjectType('GearItem', { description: 'A piece of gear in the catalog.' })
+@ObjectType('GearItem', { description: 'A piece of gear in the catalog.', implements: NodeInterface })
 export class GearItemNode {
   @Field(() => ID)
   id!: number;

@@ -1,10 +1,16 @@
-import { Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import { Ctx, FieldResolver, ID, Resolver, Root } from 'type-graphql';
+import { encodeNodeId } from '../common/node';
 import type { Context } from '../../context';
 import { GearItemNode } from './gear-item.type';
 import { GearReviewNode } from './gear-review.type';
 
 @Resolver(() => GearReviewNode)
 export class GearReviewResolver {
+  @FieldResolver(() => ID, { description: 'Globally unique, opaque id (Node).' })
+  nodeId(@Root() review: GearReviewNode): string {
+    return encodeNodeId('GearReview', review.id);
+  }
+
   @FieldResolver(() => GearItemNode, { description: 'The item reviewed.' })
   async gearItem(@Root() review: GearReviewNode, @Ctx() ctx: Context): Promise<GearItemNode> {
     const item = await ctx.loaders.items.load(review.gearItemId);

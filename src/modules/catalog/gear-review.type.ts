@@ -1,7 +1,8 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { connectionTypes } from '../common/connection';
+import { NodeInterface } from '../common/node';
 
-@ObjectType('GearReview', { description: "A client's review of one item." })
+@ObjectType('GearReview', { description: "A client's review of one item.", implements: NodeInterface })
 export class GearReviewNode {
   @Field(() => ID)
   id!: number;

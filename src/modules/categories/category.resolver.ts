@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, Float, ID, Int, Query, Resolver, Root } from '
 import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
 import { parseId, parseOptionalId } from '../common/ids';
+import { encodeNodeId } from '../common/node';
 import { readCategoryTree } from '../views/reads';
 import { CategoryNode, CategoryTreeNodeType } from './category.type';
 
@@ -32,6 +33,11 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
       ctx.loaders.categoryStats.prime(row.id, row.stats);
     }
     return rows;
+  }
+
+  @FieldResolver(() => ID, { description: 'Globally unique, opaque id (Node).' })
+  nodeId(@Root() c: CategoryNode): string {
+    return encodeNodeId('Category', c.id);
   }
 
   @FieldResolver(() => CategoryNode, { nullable: true, description: 'The parent; null for a root category.' })

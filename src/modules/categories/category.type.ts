@@ -1,6 +1,7 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { NodeInterface } from '../common/node';
 
-@ObjectType('Category', { description: 'A node of the category tree.' })
+@ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface })
 export class CategoryNode {
   @Field(() => ID)
   id!: number;

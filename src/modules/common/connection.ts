@@ -1,16 +1,30 @@
+import { Kind, type GraphQLResolveInfo } from 'graphql';
 import { Field, FieldResolver, Int, ObjectType, Resolver, Root, type ClassType } from 'type-graphql';
 import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { BadUserInputError } from '../../errors';
 
 export const MAX_PAGE_SIZE = 100;
+export const DEFAULT_PAGE_SIZE = 20;
 
-@ObjectType({ description: 'Where a page ends, for forward pagination.' })
+@ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).' })
 export class PageInfo {
-  @Field({ description: 'True when more items follow this page.' })
+  @Field({
+    description:
+      'True when more items follow this page. Paging backward (last/before), true when `before` was given: the edge it came from, or one after it, exists.',
+  })
   hasNextPage!: boolean;
 
   @Field(() => String, { nullable: true, description: "The last edge's cursor; null on an empty page." })
   endCursor!: string | null;
+
+  @Field({
+    description:
+      'True when items come before this page. Paging backward (last), exact; paging forward (first/after), true when `after` was given (the Relay spec allows this cheap answer).',
+  })
+  hasPreviousPage!: boolean;
+
+  @Field(() => String, { nullable: true, description: "The first edge's cursor; null on an empty page." })
+  startCursor!: string | null;
 }
 
 export interface Edge<T> {
@@ -34,7 +48,7 @@ export interface Page<T> {
 export function connectionTypes<T extends object>(node: ClassType<T>, name: string, totalCountDescription: string) {
   @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
   class EdgeType {
-    @Field({ description: 'Pass as `after` to get what follows this edge.' })
+    @Field({ description: 'Pass as `after` to get what follows this edge, or as `before` to get what precedes it.' })
     cursor!: string;
 
     @Field(() => node)
@@ -60,7 +74,7 @@ export function connectionTypes<T extends object>(node: ClassType<T>, name: stri
   return { ConnectionType, ConnectionResolver };
 }
 
-/** `first` in 0..100, else BAD_USER_INPUT naming the argument. */
+/** `first` (or `last`) in 0..100, else BAD_USER_INPUT naming the argument. */
 export function checkFirst(first: number, field = 'first'): number {
   if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
     throw new BadUserInputError(`${field} must be between 0 and ${MAX_PAGE_SIZE}`, field);
@@ -69,25 +83,75 @@ export function checkFirst(first: number, field = 'first'): number {
 }
 
 /**
- * Builds a page from up to first+1 rows fetched in order. Cursors are signed only when a
- * client selects one (a getter), so a page that asks for none pays for no HMAC.
+ * True when the client wrote the argument itself, with a value: a literal other than null,
+ * or a variable that the request provides (not null). The contract gives `first` a default,
+ * so its value alone cannot tell "first: 20" from nothing said.
+ */
+export function argGiven(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues'>, name: string): boolean {
+  const arg = info.fieldNodes[0]?.arguments?.find((a) => a.name.value === name);
+  if (!arg || arg.value.kind === Kind.NULL) return false;
+  if (arg.value.kind === Kind.VARIABLE) return info.variableValues[arg.value.name.value] != null;
+  return true;
+}
+
+/** The connection arguments as the resolver receives them. */
+export interface PageArgs {
+  first?: number | null;
+  last?: number | null;
+  after?: string | null;
+  before?: string | null;
+}
+
+/**
+ * What a page asks, checked: forward, the first `size` rows after `after`; backward (`last`
+ * given), the last `size` rows before `before`. `after` and `before` together bound a window
+ * between them in either direction (the Relay spec's algorithm).
+ */
+export interface PageRequest {
+  backward: boolean;
+  size: number;
+  after: string | null;
+  before: string | null;
+}
+
+/** `first` and `last` both given explicitly: BAD_USER_INPUT; `last` alone pages backward with `first` at its default. */
+export function pageRequest(args: PageArgs, info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'variableValues'>): PageRequest {
+  const after = args.after ?? null;
+  const before = args.before ?? null;
+  if (args.last != null) {
+    if (argGiven(info, 'first')) throw new BadUserInputError('first and last cannot both be given: first pages forward, last backward', 'last');
+    return { backward: true, size: checkFirst(args.last, 'last'), after, before };
+  }
+  return { backward: false, size: checkFirst(args.first ?? DEFAULT_PAGE_SIZE, 'first'), after, before };
+}
+
+/**
+ * Builds a page from up to size+1 rows fetched in the direction asked (backward: nearest to
+ * `before` first; they are put back in order here). Cursors are signed only when a client
+ * selects one (a getter), so a page that asks for none pays for no HMAC.
  */
 export function toPage<R, T>(
   rows: R[],
-  first: number,
+  req: PageRequest,
   toNode: (row: R) => T,
   cursorOf: (row: R) => string,
   countAll: () => Promise<number>,
 ): Page<T> {
-  const hasNextPage = rows.length > first;
-  const kept = hasNextPage ? rows.slice(0, first) : rows;
+  const more = rows.length > req.size;
+  // Reversed on a copy: the rows may be a loader's cached array.
+  const kept = more ? rows.slice(0, req.size) : req.backward ? rows.slice() : rows;
+  if (req.backward) kept.reverse();
   const edges = kept.map((row) => lazyEdge(toNode(row), () => cursorOf(row)));
   return {
     edges,
     pageInfo: {
-      hasNextPage,
+      hasNextPage: req.backward ? req.before !== null : more,
+      hasPreviousPage: req.backward ? more : req.after !== null,
       get endCursor() {
         return edges.length ? edges[edges.length - 1].cursor : null;
+      },
+      get startCursor() {
+        return edges.length ? edges[0].cursor : null;
       },
     },
     countAll,
@@ -107,8 +171,12 @@ function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
 /**
  * Query cost of a connection field: what one element costs times the page size asked for
  * (clamped to what checkFirst accepts; out-of-range sizes get their own error), plus one.
+ * `last` is charged as `first` is; when the field also writes `first` (refused at run time
+ * when both have values), the larger of the two.
  */
-export const pageComplexity: ComplexityEstimator = ({ args, childComplexity }) => {
-  const first = typeof args.first === 'number' ? args.first : 20;
-  return 1 + childComplexity * Math.min(Math.max(first, 0), MAX_PAGE_SIZE);
+export const pageComplexity: ComplexityEstimator = ({ args, childComplexity, node }) => {
+  const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
+  const writesFirst = node.arguments?.some((a) => a.name.value === 'first') ?? false;
+  const size = typeof args.last === 'number' ? (writesFirst ? Math.max(args.last, first) : args.last) : first;
+  return 1 + childComplexity * Math.min(Math.max(size, 0), MAX_PAGE_SIZE);
 };

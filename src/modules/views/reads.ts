@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { sql, type Sql, type SqlFragment } from '../../database/sql';
 import { inKeyOrder } from '../common/batch';
+import type { ManagedViewName } from './names';
 
 // Request time: everything that reads a materialized view goes through here. Other modules
 // ask for aggregates, or for SQL that joins a view, and never spell a view's name or
@@ -38,6 +39,37 @@ export interface ItemWithStatsRow {
   createdAt: Date;
   reviewCount: number;
   reviewRating: number | null;
+  /** The generation of the cached data the row was read at (see ItemsGeneration), the same on every row of a page. */
+  generation: number | null;
+  /** When gear_item_stats was last refreshed, as the same statement saw it. */
+  cachedAt: Date | null;
+}
+
+/**
+ * Which contents of the views an item list read. `generation` is the id of the newest
+ * refresh (view_refresh_log) of gear_item_stats or category_tree, the views that decide
+ * what an item list holds and in what order: it changes whenever either is refreshed or
+ * swapped by a migration. `cachedAt` is when gear_item_stats (the cached figures) was last
+ * refreshed. Both null before the first refresh.
+ */
+export interface ItemsGeneration {
+  generation: number | null;
+  cachedAt: Date | null;
+}
+
+// Uncorrelated scalar subqueries: PostgreSQL runs each once per statement (an InitPlan on
+// the log's (view_name, id) index, or a scan of a log small enough not to need it), in the
+// statement's own snapshot, so they name exactly the refresh whose rows the page read (a
+// refresh writes its log row in its own transaction). The plan of the page is unchanged.
+const lastRefresh = (view: ManagedViewName, column: 'id' | 'finished_at') =>
+  sql.raw(`(select l.${column} from view_refresh_log l where l.view_name = '${view}' order by l.id desc limit 1)`);
+const GENERATION_COLUMNS = sql.query`greatest(${lastRefresh('gear_item_stats', 'id')}, ${lastRefresh('category_tree', 'id')})::float8 as generation,
+  ${lastRefresh('gear_item_stats', 'finished_at')} as "cachedAt"`;
+
+/** The generation of the item lists now (for a page that read no rows to carry it). */
+export async function readItemsGeneration(db: Sql): Promise<ItemsGeneration> {
+  const [row] = await db.rows<ItemsGeneration>(sql.query`select ${GENERATION_COLUMNS}`, { prepared: true });
+  return row ?? { generation: null, cachedAt: null };
 }
 
 /** The one column list of those rows: the SQL column of each, and its name in the row. */
@@ -86,6 +118,7 @@ const whereAll = (conditions: readonly SqlFragment[]) =>
  * One page of items with their aggregates: each part filtered by `where` (conditions on
  * `itemWithStats` columns), sorted by `orderBy` and cut to `limit` on its own, so the
  * view's sort indexes serve it; then the parts' rows merged in the same order and cut again.
+ * Each row also carries the generation it was read at (ItemsGeneration).
  */
 export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number): SqlFragment {
   // The limit is written into the text (a checked integer, never client text): with it known,
@@ -94,7 +127,7 @@ export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFr
   const tail = sql.query`order by ${orderBy} limit ${sql.raw(String(limit))}`;
   const filter = whereAll(where);
   const parts = ITEMS_WITH_STATS_PARTS.map((part) => sql.query`(select ${PART_COLUMNS} from (${part}) x ${filter} ${tail})`);
-  return sql.query`select ${ROW_COLUMNS} from (${sql.join(parts, ' union all ')}) x ${tail}`;
+  return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${sql.join(parts, ' union all ')}) x ${tail}`;
 }
 
 /** How many items match `where`, counted in each part on its own (so it can use their indexes). */
