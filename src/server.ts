@@ -9,8 +9,11 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
+import { poolStatsOf } from './database/pool-stats';
 import { formatError, isPublicError, mapDatabaseError } from './errors';
+import { corsMiddleware } from './http/cors';
 import { complexityPlugin, limitRules } from './limits';
+import { Metrics } from './metrics/metrics';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -44,7 +47,11 @@ const errorLogging: ApolloServerPlugin<Context> = {
   },
 };
 
-export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
+export async function createApollo(
+  services: AppServices,
+  httpServer?: http.Server,
+  extraPlugins: ApolloServerPlugin<Context>[] = [],
+): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
   const { limits } = services.config;
   const apollo = new ApolloServer<Context>({
@@ -58,7 +65,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
     // sends no cache hints, so it would only cost time on every field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []), ...extraPlugins],
   });
   return apollo;
 }
@@ -70,7 +77,9 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const apollo = await createApollo(services, httpServer);
+  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(orm) });
+  const unobserve = services.views.observe(metrics.refreshObserver);
+  const apollo = await createApollo(services, httpServer, [metrics.plugin()]);
   await apollo.start();
 
   app.get('/healthz', (_req, res) => {
@@ -83,6 +92,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     ]);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
+  app.get('/metrics', metrics.handler());
+  app.use('/graphql', corsMiddleware(config.cors));
   app.use(
     '/graphql',
     express.json({ limit: config.limits.maxBodyBytes }),
@@ -123,6 +134,6 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     port,
     apollo,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
-    stop: () => apollo.stop(),
+    stop: () => apollo.stop().finally(unobserve),
   };
 }
