@@ -7,6 +7,7 @@ import { GearReviewResolver } from './modules/catalog/gear-review.resolver';
 import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories/category.resolver';
 import { CatalogMutationResolver } from './modules/catalog/catalog.mutations';
 import { CategoryMutationResolver } from './modules/categories/category.mutations';
+import { ViewHistoryResolver } from './modules/views/view-history.resolver';
 import { ViewResolver } from './modules/views/view.resolver';
 
 export const resolvers = [
@@ -19,6 +20,7 @@ export const resolvers = [
   CatalogMutationResolver,
   CategoryMutationResolver,
   ViewResolver,
+  ViewHistoryResolver,
 ] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {
