@@ -2,6 +2,7 @@ import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
 import { GraphQLError } from 'graphql';
@@ -12,8 +13,10 @@ import { createContext, type AppServices, type Context } from './context';
 import { poolStatsOf } from './database/pool-stats';
 import { formatError, isPublicError, mapDatabaseError } from './errors';
 import { corsMiddleware } from './http/cors';
+import { explorerRouter } from './http/explorer';
 import { complexityPlugin, limitRules } from './limits';
 import { Metrics } from './metrics/metrics';
+import { opsPageRouter } from './ops-page/route';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -79,7 +82,9 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const httpServer = http.createServer(app);
   const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(orm) });
   const unobserve = services.views.observe(metrics.refreshObserver);
-  const apollo = await createApollo(services, httpServer, [metrics.plugin()]);
+  // Outside production GraphiQL, served by us, replaces Apollo's landing page (a CDN page).
+  const landing = config.isProduction ? [] : [ApolloServerPluginLandingPageDisabled()];
+  const apollo = await createApollo(services, httpServer, [metrics.plugin(), ...landing]);
   await apollo.start();
 
   app.get('/healthz', (_req, res) => {
@@ -93,7 +98,9 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
   app.get('/metrics', metrics.handler());
+  app.use('/ops', opsPageRouter());
   app.use('/graphql', corsMiddleware(config.cors));
+  if (!config.isProduction) app.use(explorerRouter());
   app.use(
     '/graphql',
     express.json({ limit: config.limits.maxBodyBytes }),
