@@ -5,6 +5,9 @@ import { hasChromium, launchChromium, offlineContext, screenshotPath, skipNotice
 import { addCategory, addItem, addReviews, refreshViews } from './support/fixtures';
 import { postGraphql, startInstance, type HttpInstance } from './support/http-servers';
 
+// Functions passed to page.waitForFunction run in the browser; this project has no DOM types.
+declare const document: any;
+
 // The freshness page at /ops/ and the GraphiQL explorer, in headless Chromium with every
 // request to a host other than this machine blocked; and the API fields the page reads.
 

@@ -4,6 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import type { Logger } from 'pino';
+import { assertPortFree } from '../startup-checks';
+import { assertPostgresUserCanReach, embeddedStartError, type EmbeddedVariables } from './embedded-checks';
 
 let signalsUnhooked = false;
 
@@ -25,10 +27,16 @@ export interface EmbeddedDatabase {
  * is made on first start and kept beside it, never in code.
  */
 export async function startEmbeddedPostgres(
-  opts: { dataDir: string; port: number },
+  opts: { dataDir: string; port: number; variables?: EmbeddedVariables },
   log: Logger,
 ): Promise<EmbeddedDatabase> {
   const dataDir = resolve(opts.dataDir);
+  const vars = opts.variables ?? { port: 'EMBEDDED_PG_PORT', dataDir: 'EMBEDDED_PG_DATA_DIR' };
+  // Problems the person can fix are told before anything is created or started.
+  await assertPostgresUserCanReach(dataDir, vars);
+  await assertPortFree('127.0.0.1', opts.port, vars.port, 'the embedded PostgreSQL');
+  // PostgreSQL's own words, for the error when it does not start.
+  const output: string[] = [];
   const secretFile = join(dirname(dataDir), `${basename(dataDir)}.password`);
   const initialised = existsSync(join(dataDir, 'PG_VERSION'));
   let password: string;
@@ -64,20 +72,23 @@ export async function startEmbeddedPostgres(
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m: string) => log.debug({ embedded: m.trim() }, 'embedded postgres'),
+    onLog: (m: string) => {
+      output.push(m);
+      if (output.length > 200) output.shift();
+      log.debug({ embedded: m.trim() }, 'embedded postgres');
+    },
     onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
   });
   if (!initialised) {
     log.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await pg.initialise();
+    await pg.initialise().catch((err) => {
+      throw embeddedStartError({ port: opts.port, dataDir }, vars, output, err);
+    });
   }
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${opts.port} (is another server using it or ${dataDir}?)` +
-        (err instanceof Error ? `: ${err.message}` : ''),
-    );
+    throw embeddedStartError({ port: opts.port, dataDir }, vars, output, err);
   }
   log.info({ port: opts.port, dataDir }, 'embedded PostgreSQL started');
   const urlFor = (db: string) =>

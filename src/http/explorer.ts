@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { dirname, join } from 'node:path';
-import { packageRoot } from './static-root';
+import { packageRoot } from '../package-root';
 
 /** The files the explorer page loads, each from the npm package that ships it. */
 function assetFiles(): Record<string, string> {

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import { join } from 'node:path';
-import { packageRoot } from '../http/static-root';
+import { packageRoot } from '../package-root';
 
 /**
  * The freshness page for ops at /ops/: static files of ours (no framework, no CDN), which

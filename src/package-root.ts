@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
- * The folder holding package.json: static files are read from src/ both when running the
+ * The folder holding package.json: static files (and tools) are found from src/ both when running the
  * compiled dist/src/… and the sources (tests), since tsc copies no HTML.
  */
 export function packageRoot(from: string = __dirname): string {
