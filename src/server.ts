@@ -82,9 +82,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const httpServer = http.createServer(app);
   const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(orm) });
   const unobserve = services.views.observe(metrics.refreshObserver);
-  // Outside production GraphiQL, served by us, replaces Apollo's landing page (a CDN page).
-  const landing = config.isProduction ? [] : [ApolloServerPluginLandingPageDisabled()];
-  const apollo = await createApollo(services, httpServer, [metrics.plugin(), ...landing]);
+  // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
+  const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
   await apollo.start();
 
   app.get('/healthz', (_req, res) => {

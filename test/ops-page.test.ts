@@ -62,6 +62,19 @@ describe('what the ops page reads', () => {
     expect(await page.text()).toContain('<script src="ops.js">');
     expect((await fetch(`${inst.base}/ops/nothing.js`)).status).toBe(404);
   });
+
+  it('in production: the ops page, but no explorer and no CDN landing page', async () => {
+    const prod = await startInstance(app.url, { NODE_ENV: 'production' });
+    try {
+      expect((await fetch(`${prod.base}/ops/`)).status).toBe(200);
+      const html = await fetch(`${prod.base}/graphql`, { headers: { accept: 'text/html' } });
+      expect(html.status).toBe(400);
+      expect(await html.text()).not.toMatch(/cdn|<html/i);
+      expect((await fetch(`${prod.base}/explorer/graphiql.min.js`)).status).toBe(404);
+    } finally {
+      await prod.close();
+    }
+  });
 });
 
 describe.skipIf(!hasChromium)('in headless Chromium, offline', () => {
