@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config';
+import { createLogger } from '../src/logger';
+import { Metrics } from '../src/metrics/metrics';
 import { OPS_TOKEN, createTestApp, type TestApp } from './support/app';
 import { addCategory, addItem, addReviews, refreshViews } from './support/fixtures';
 import { postGraphql, startInstance, type HttpInstance } from './support/http-servers';
@@ -218,5 +220,27 @@ describe('/metrics', () => {
     }
     const m = await scrape(b, auth);
     expect(value(m, 'tally_view_refresh_failures_total', { view: 'category_stats', trigger: 'mutation' })).toBe(1);
+  });
+
+  it('says when it cannot read the views’ freshness, leaving the view gauges out, and tries again next time', async () => {
+    let fail = true;
+    const metrics = new Metrics({
+      log: createLogger('silent'),
+      viewStatuses: async () => {
+        if (fail) throw new Error('connection refused');
+        return [{ name: 'v', dependsOn: [], populated: true, stale: true, lastRefreshedAt: null, lastRefreshStartedAt: null, lastRefreshDurationMs: null }];
+      },
+      poolStats: () => ({ inUse: 1, idle: 2, waiting: 3 }),
+    });
+    const down = parsePrometheus(await metrics.registry.metrics());
+    expect(value(down, 'tally_view_status_up')).toBe(0);
+    expect(down.samples.filter((x) => x.name.startsWith('tally_view_stale'))).toEqual([]);
+    expect(value(down, 'tally_db_pool_waiting')).toBe(3);
+    fail = false;
+    const up = parsePrometheus(await metrics.registry.metrics());
+    expect(value(up, 'tally_view_status_up')).toBe(1);
+    expect(value(up, 'tally_view_stale', { view: 'v' })).toBe(1);
+    // Never refreshed: no age sample rather than a made-up one.
+    expect(value(up, 'tally_view_age_seconds', { view: 'v' })).toBeUndefined();
   });
 });

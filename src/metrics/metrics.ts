@@ -33,7 +33,7 @@ const ERROR_CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 export class Metrics {
   readonly registry = new Registry();
   private readonly operationNames = new Set<string>();
-  private statuses: { at: number; value: Promise<ViewStatus[]> } | null = null;
+  private statuses: { at: number; value: Promise<ViewStatus[] | null> } | null = null;
 
   private readonly requestDuration = new Histogram({
     name: 'tally_graphql_request_duration_seconds',
@@ -112,13 +112,15 @@ export class Metrics {
   private viewStatuses(): Promise<ViewStatus[] | null> {
     const now = Date.now();
     if (!this.statuses || now - this.statuses.at > (this.opts.viewStatusCacheMs ?? 1000)) {
-      this.statuses = { at: now, value: this.opts.viewStatuses() };
+      const read = this.opts.viewStatuses().catch((err: unknown) => {
+        this.opts.log.warn({ err }, 'metrics: could not read the views’ freshness');
+        // The next scrape tries again rather than serving the failure from the cache.
+        if (this.statuses?.value === read) this.statuses = null;
+        return null;
+      });
+      this.statuses = { at: now, value: read };
     }
-    return this.statuses.value.catch((err) => {
-      this.opts.log.warn({ err }, 'metrics: could not read the views’ freshness');
-      this.statuses = null;
-      return null;
-    });
+    return this.statuses.value;
   }
 
   readonly refreshObserver: RefreshObserver = {
