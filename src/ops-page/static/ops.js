@@ -139,9 +139,16 @@
     return v.lastRefreshedAt ? formatAge((Date.now() - Date.parse(v.lastRefreshedAt)) / 1000) : 'never refreshed';
   }
 
+  function medianOf(values) {
+    if (!values.length) return null;
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  }
+
   function drawTable() {
     const rows = views.map((v) => {
-      const median = v.recentRefreshes.length ? [...v.recentRefreshes.map((r) => r.durationMs)].sort((a, b) => a - b)[Math.floor(v.recentRefreshes.length / 2)] : null;
+      const median = medianOf(v.recentRefreshes.map((r) => r.durationMs));
       return el('tr', { 'data-view': v.name, class: v.stale ? 'is-stale' : 'is-fresh' },
         el('td', { class: 'name' }, v.name),
         el('td', { class: 'reads' }, [...v.dependsOn, ...v.sourceTables.map((t) => t.replace(/^public\./, ''))].join(', ')),
