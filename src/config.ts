@@ -43,7 +43,25 @@ const schema = z.object({
   REFRESH_INTERVAL_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
   REFRESH_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
   REFRESH_LOCK_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
+  CORS_ORIGINS: z.preprocess(emptyAsUndefined, z.string().optional().transform(parseOrigins)),
+  CORS_CREDENTIALS: bool,
+  METRICS_TOKEN: optionalString,
 });
+
+/** `*` or a comma-separated list of origins (scheme://host[:port], as browsers send them). */
+function parseOrigins(v: string | undefined, ctx: z.RefinementCtx): string[] | '*' {
+  if (v === undefined) return [];
+  if (v.trim() === '*') return '*';
+  const origins = v.split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean);
+  for (const o of origins) {
+    let origin: string | undefined;
+    try {
+      origin = new URL(o).origin;
+    } catch {}
+    if (origin !== o) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(o)} is not an origin like https://app.example.com` });
+  }
+  return origins;
+}
 
 export type Config = Readonly<{
   nodeEnv: 'development' | 'production' | 'test';
@@ -79,6 +97,10 @@ export type Config = Readonly<{
     /** How long a refresh waits for another refresher of the same views (ms). */
     lockTimeoutMs: number;
   };
+  /** Origins that browsers may call /graphql from (none: same origin only). */
+  cors: { origins: readonly string[] | '*'; credentials: boolean };
+  /** Bearer token that GET /metrics asks for; unset: open. */
+  metricsToken?: string;
 }>;
 
 /** Parses the environment once; throws one error listing every bad variable. */
@@ -89,6 +111,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const isProduction = e.NODE_ENV === 'production';
+  const problems = [
+    ...(isProduction && e.CORS_ORIGINS === '*' ? ['  CORS_ORIGINS: "*" is refused in production; list the origins'] : []),
+    ...(e.CORS_ORIGINS === '*' && e.CORS_CREDENTIALS ? ['  CORS_CREDENTIALS: browsers refuse credentials with CORS_ORIGINS=*'] : []),
+  ];
+  if (problems.length) throw new Error(`Invalid configuration:\n${problems.join('\n')}`);
   return Object.freeze({
     nodeEnv: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -120,5 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       statementTimeoutMs: e.REFRESH_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: e.REFRESH_LOCK_TIMEOUT_MS,
     },
+    cors: { origins: e.CORS_ORIGINS, credentials: e.CORS_CREDENTIALS ?? false },
+    metricsToken: e.METRICS_TOKEN,
   });
 }

@@ -2,17 +2,21 @@ import 'reflect-metadata';
 import { loadConfig } from './config';
 import { createServices } from './context';
 import { openMigratedDatabase, type OpenedDatabase } from './database/bootstrap';
+import { loadDotEnv } from './env-file';
 import { createLogger } from './logger';
 import { withDevOpsToken } from './modules/auth/ops-token';
 import type { ViewService } from './modules/views/ops/views.service';
 import { startServer, type RunningServer } from './server';
+import { assertPortFree } from './startup-checks';
 
 const DRAIN_LIMIT_MS = 10_000;
 
 /** Start-up only: config → database → migrations → server; a graceful stop on signals. */
 async function main(): Promise<void> {
+  const envFile = loadDotEnv();
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  if (envFile) log.info({ file: envFile }, 'read .env (the environment wins over it)');
   let db: Promise<OpenedDatabase | null> | undefined;
   let server: RunningServer | undefined;
   let views: ViewService | undefined;
@@ -46,6 +50,8 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
+  // Before the database starts or migrates: a start that could not serve does nothing.
+  await assertPortFree(config.host, config.port, 'PORT', 'the HTTP server');
   // A failed start has already closed what it opened (see openMigratedDatabase).
   db = openMigratedDatabase(config, log).catch((err) => {
     if (!stopping) throw err;

@@ -9,6 +9,7 @@ import { CategoryResolver, CategoryTreeNodeResolver } from './modules/categories
 import { CatalogMutationResolver } from './modules/catalog/catalog.mutations';
 import { CategoryMutationResolver } from './modules/categories/category.mutations';
 import { ViewResolver } from './modules/views/ops/view.resolver';
+import { ViewHistoryResolver } from './modules/views/ops/view-history.resolver';
 
 export const resolvers = [
   GearItemResolver,
@@ -22,6 +23,7 @@ export const resolvers = [
   CategoryMutationResolver,
   ViewResolver,
   NodeResolver,
+  ViewHistoryResolver,
 ] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {

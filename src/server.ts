@@ -1,6 +1,6 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
@@ -8,9 +8,14 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
+import { poolStatsOf } from './database/pool-stats';
 import { sql } from './database/sql';
 import { classifyError, formatError } from './errors';
+import { corsMiddleware } from './http/cors';
+import { explorerRouter } from './http/explorer';
 import { complexityPlugin, limitRules } from './limits';
+import { Metrics } from './metrics/metrics';
+import { opsPageRouter } from './ops-page/route';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -43,7 +48,11 @@ const errorLogging: ApolloServerPlugin<Context> = {
   },
 };
 
-export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
+export async function createApollo(
+  services: AppServices,
+  httpServer?: http.Server,
+  extraPlugins: ApolloServerPlugin<Context>[] = [],
+): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
   const { limits } = services.config;
   const apollo = new ApolloServer<Context>({
@@ -57,7 +66,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
     // sends no cache hints, so it would only cost time on every field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []), ...extraPlugins],
   });
   return apollo;
 }
@@ -69,7 +78,10 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const apollo = await createApollo(services, httpServer);
+  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.pools) });
+  const unobserve = services.views.observe(metrics.refreshObserver);
+  // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
+  const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
   await apollo.start();
 
   app.get('/healthz', (_req, res) => {
@@ -85,6 +97,10 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     ]);
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
+  app.get('/metrics', metrics.handler());
+  app.use('/ops', opsPageRouter());
+  app.use('/graphql', corsMiddleware(config.cors));
+  if (!config.isProduction) app.use(explorerRouter());
   app.use(
     '/graphql',
     express.json({ limit: config.limits.maxBodyBytes }),
@@ -125,6 +141,6 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     port,
     apollo,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
-    stop: () => apollo.stop(),
+    stop: () => apollo.stop().finally(unobserve),
   };
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
+import { loadDotEnv } from '../env-file';
 import { loadConfig, type Config } from '../config';
 import { openMigratedDatabase } from '../database/bootstrap';
 import { openDatabase } from '../database/database';
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
     console.error('--stale takes no view names: it refreshes whichever views are stale');
     return 2;
   }
+  loadDotEnv();
   const config = loadConfig({ ...process.env, DEMO_DATA: 'false' });
   // The structured lines go to the server's logs; here each refresh is printed instead.
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);

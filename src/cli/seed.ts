@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { parseArgs } from 'node:util';
+import { loadDotEnv } from '../env-file';
 import { loadConfig } from '../config';
 import { openMigratedDatabase } from '../database/bootstrap';
 import { DEMO_SIZES, catalogIsEmpty, seedCatalog, type SeedSizes } from '../database/seed';
@@ -41,6 +42,7 @@ async function main() {
     depth: num(values.depth, DEMO_SIZES.depth, 1, 10, 'depth'),
     unreviewedShare: num(values.unreviewed, DEMO_SIZES.unreviewedShare, 0, 1, 'unreviewed'),
   };
+  loadDotEnv();
   const config = loadConfig({ ...process.env, DEMO_DATA: 'false' });
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   // Millions of rows in one statement: no statement timeout.

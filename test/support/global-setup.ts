@@ -22,7 +22,11 @@ export default async function setup(project: TestProject) {
   } else {
     const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
     embedded = await startEmbeddedPostgres(
-      { dataDir: process.env.TEST_PG_DATA_DIR ?? '.data/test-postgres', port: Number(process.env.TEST_PG_PORT ?? 54339) },
+      {
+        dataDir: process.env.TEST_PG_DATA_DIR ?? '.data/test-postgres',
+        port: Number(process.env.TEST_PG_PORT ?? 54339),
+        variables: { port: 'TEST_PG_PORT', dataDir: 'TEST_PG_DATA_DIR' },
+      },
       log,
     );
     project.provide('adminUrl', embedded.adminUrl);

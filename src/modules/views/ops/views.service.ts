@@ -8,6 +8,12 @@ import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './regist
 import { readViewStatuses, type ViewStatus } from './status';
 import { readViewVersions } from './versions';
 
+/** Told of every refresh run this service makes (metrics); must not throw. */
+export interface RefreshObserver {
+  refreshed(results: readonly ViewRefreshResult[], by: RefreshedBy): void;
+  failed(err: ViewRefreshError, by: RefreshedBy): void;
+}
+
 /**
  * The views for the whole server: the registry (read from the catalog once, at start-up),
  * refresh runs, freshness, and the optional schedule.
@@ -19,6 +25,7 @@ export class ViewService {
   private registryLoad: Promise<ViewRegistry> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private readonly observers = new Set<RefreshObserver>();
 
   /**
    * `db`: the primary (refreshes write, and take advisory locks). `expected`: the view
@@ -61,7 +68,22 @@ export class ViewService {
         statementTimeoutMs: this.config.refresh.statementTimeoutMs,
         lockTimeoutMs: this.config.refresh.lockTimeoutMs,
       }),
+    ).then(
+      (results) => {
+        for (const o of this.observers) o.refreshed(results, by);
+        return results;
+      },
+      (err: unknown) => {
+        if (err instanceof ViewRefreshError) for (const o of this.observers) o.failed(err, by);
+        throw err;
+      },
     );
+  }
+
+  /** Adds an observer of refresh runs; returns the function that removes it. */
+  observe(observer: RefreshObserver): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
   }
 
   /**
