@@ -11,6 +11,7 @@ import { createContext, type AppServices, type Context } from './context';
 import { sql } from './database/sql';
 import { classifyError, formatError } from './errors';
 import { complexityPlugin, limitRules } from './limits';
+import { readRoutingPlugin } from './read-routing';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -57,7 +58,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
     // sends no cache hints, so it would only cost time on every field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), readRoutingPlugin, ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
   });
   return apollo;
 }
