@@ -58,6 +58,7 @@ export class ReadRouter {
   private checking: Promise<void> | null = null;
   /** The primary's WAL positions of the recent checks, oldest first. */
   private samples: WalSample[] = [];
+  private primaryAnswered = true;
 
   /**
    * `primary`: the primary's read pool (the fallback, and mutations' reads). `primaryMonitor`:
@@ -113,6 +114,7 @@ export class ReadRouter {
   /** A read failed on `replica` and goes to the primary instead. */
   noteFailure(replica: Replica, cause: 'conflict' | 'unavailable', err: unknown): void {
     replica.retried[cause]++;
+    this.opts.log.info({ replica: replica.name, cause, err }, 'a replica read failed; retried on the primary');
     // A conflict is one statement meeting one WAL record; an unreachable standby fails
     // every read until a lag check finds it back.
     if (cause === 'unavailable') this.setState(replica, 'down', { err });
@@ -135,10 +137,12 @@ export class ReadRouter {
       const keepFrom = now - maxLagMs - 2 * this.opts.lagCheckMs - 1000;
       while (this.samples.length > 2 && (this.samples[0].at < keepFrom || this.samples.length > 10_000)) this.samples.shift();
       primaryOk = true;
+      this.primaryAnswered = true;
     } catch (err) {
       // Lag cannot be measured without the primary: each replica keeps its last state
-      // (still checked for being up below). Reads then go where they went.
-      this.opts.log.warn({ err }, 'replica lag check: the primary did not answer');
+      // (still checked for being up below). Reads then go where they went. Logged once per outage.
+      if (this.primaryAnswered) this.opts.log.warn({ err }, 'replica lag check: the primary did not answer');
+      this.primaryAnswered = false;
     }
     await Promise.all(
       this.replicas.map(async (r) => {
