@@ -119,13 +119,19 @@ function isUnavailable(err: unknown): boolean {
  * transaction, the same codes come as FATAL ("terminating connection ...") with the
  * connection closed. A read-only query gets 40001 or 40P01 for no other reason, so 40P01
  * is treated alike (test/replicas.test.ts sees the codes on a real standby).
+ * 'busy': no connection of the standby's pool came free in time (the standby may be fine).
  * 'unavailable': the standby is down, shutting down, restarting or unreachable.
  */
-export function replicaReadFailure(err: unknown): 'conflict' | 'unavailable' | null {
+export function replicaReadFailure(err: unknown): 'conflict' | 'busy' | 'unavailable' | null {
   const code = sqlStateOf(err);
   if (code === SQLSTATE.serialization_failure || code === SQLSTATE.deadlock_detected || code === SQLSTATE.database_dropped) return 'conflict';
+  const message = (err as { message?: unknown } | undefined)?.message;
+  if (typeof message === 'string' && POOL_ACQUIRE_TIMEOUT.test(message)) return 'busy';
   return isUnavailable(err) ? 'unavailable' : null;
 }
+
+/** node-postgres' pool, when no connection came free (or could be made) within its timeout. */
+const POOL_ACQUIRE_TIMEOUT = /timeout exceeded when trying to connect/i;
 
 /** What the client (or the CLI's user) is told of a failed refresh: which view, why, and that nothing changed. */
 export function refreshErrorToPublic(err: ViewRefreshError): PublicError {

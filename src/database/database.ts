@@ -70,7 +70,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
       state: 'unknown',
       lagSeconds: null,
       replayPaused: false,
-      retried: { conflict: 0, unavailable: 0 },
+      retried: { conflict: 0, busy: 0, unavailable: 0 },
     };
     named.push({ name, pool: replica.pool }, { name: `${name} monitor`, pool: replica.monitor });
     return replica;

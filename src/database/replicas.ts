@@ -35,7 +35,7 @@ export interface Replica extends ReadTarget {
   lagSeconds: number | null;
   replayPaused: boolean;
   /** Reads it failed that were sent to the primary, by cause. */
-  retried: { conflict: number; unavailable: number };
+  retried: { conflict: number; busy: number; unavailable: number };
   /** Its own small pool for the lag check, so a flood of reads cannot delay it. */
   readonly monitor: pg.Pool;
 }
@@ -112,11 +112,12 @@ export class ReadRouter {
   }
 
   /** A read failed on `replica` and goes to the primary instead. */
-  noteFailure(replica: Replica, cause: 'conflict' | 'unavailable', err: unknown): void {
+  noteFailure(replica: Replica, cause: 'conflict' | 'busy' | 'unavailable', err: unknown): void {
     replica.retried[cause]++;
     this.opts.log.info({ replica: replica.name, cause, err }, 'a replica read failed; retried on the primary');
-    // A conflict is one statement meeting one WAL record; an unreachable standby fails
-    // every read until a lag check finds it back.
+    // A conflict is one statement meeting one WAL record, a full pool a busy moment (an
+    // unreachable host also ends so: the lag check, with its short timeout, finds that); a
+    // standby that refuses or drops connections fails every read until a check finds it back.
     if (cause === 'unavailable') this.setState(replica, 'down', { err });
   }
 

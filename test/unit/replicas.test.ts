@@ -28,7 +28,7 @@ function replica(name: string, monitor: pg.Pool, pool = fakePool(() => ({ n: nam
     state: 'unknown',
     lagSeconds: null,
     replayPaused: false,
-    retried: { conflict: 0, unavailable: 0 },
+    retried: { conflict: 0, busy: 0, unavailable: 0 },
   };
 }
 
@@ -124,7 +124,7 @@ describe('read routing', () => {
     expect(session.target).toBe(r);
     expect((await session.query({ text: 'select 1' })).rows).toEqual([{ n: 'primary' }]);
     expect(session.target).toBe(primary);
-    expect(r.retried).toEqual({ conflict: 1, unavailable: 0 });
+    expect(r.retried).toEqual({ conflict: 1, busy: 0, unavailable: 0 });
     expect(r.state).toBe('in'); // one conflict says nothing about the standby
 
     fail = Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
@@ -147,6 +147,7 @@ describe('read routing', () => {
     expect(replicaReadFailure(e('57P01'))).toBe('unavailable');
     expect(replicaReadFailure(e('ECONNREFUSED'))).toBe('unavailable');
     expect(replicaReadFailure(new Error('Connection terminated unexpectedly'))).toBe('unavailable');
+    expect(replicaReadFailure(new Error('timeout exceeded when trying to connect'))).toBe('busy');
     expect(replicaReadFailure(e('57014'))).toBeNull();
     expect(replicaReadFailure(e('42P01'))).toBeNull();
     // Should one reach a client after all (the primary failed too), it is a retryable condition.
