@@ -54,6 +54,11 @@ const schema = z.object({
   REFRESH_INTERVAL_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
   REFRESH_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
   REFRESH_LOCK_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
+}).superRefine((e, ctx) => {
+  // Standbys of the embedded database cannot exist; they would be another server's.
+  if (e.DATABASE_REPLICA_URLS?.length && !e.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_REPLICA_URLS'], message: 'needs DATABASE_URL: the primary the standbys replicate' });
+  }
 });
 
 export type Config = Readonly<{

@@ -155,9 +155,10 @@ describe('read routing', () => {
   });
 
   it('reads the replica settings from the environment', () => {
-    const config = loadConfig({ DATABASE_REPLICA_URLS: ' postgres://a/t , postgresql://b:5433/t,', REPLICA_MAX_LAG_SECONDS: '0.5' });
+    const config = loadConfig({ DATABASE_URL: 'postgres://p/t', DATABASE_REPLICA_URLS: ' postgres://a/t , postgresql://b:5433/t,', REPLICA_MAX_LAG_SECONDS: '0.5' });
     expect(config.replicas).toEqual({ urls: ['postgres://a/t', 'postgresql://b:5433/t'], poolMax: 10, maxLagSeconds: 0.5, lagCheckMs: 1000 });
     expect(loadConfig({}).replicas.urls).toEqual([]);
-    expect(() => loadConfig({ DATABASE_REPLICA_URLS: 'mysql://x' })).toThrow(/DATABASE_REPLICA_URLS/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://p/t', DATABASE_REPLICA_URLS: 'mysql://x' })).toThrow(/DATABASE_REPLICA_URLS/);
+    expect(() => loadConfig({ DATABASE_REPLICA_URLS: 'postgres://a/t' })).toThrow(/needs DATABASE_URL/);
   });
 });
