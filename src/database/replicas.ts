@@ -196,7 +196,7 @@ export class ReadRouter {
     if (state !== 'in') r.lagSeconds = state === 'down' ? null : r.lagSeconds;
     const fields = { replica: r.name, where: r.where, was, lagSeconds: r.lagSeconds, replayPaused: r.replayPaused, ...why };
     if (state === 'in') this.opts.log.info(fields, 'replica in rotation');
-    else if (was !== 'unknown' || state === 'down') this.opts.log.warn(fields, `replica out of rotation: ${state}`);
+    else this.opts.log.warn(fields, `replica out of rotation: ${state}`);
   }
 }
 
