@@ -28,7 +28,7 @@ interface Instance {
   db: Database;
   apollo: ApolloServer<Context>;
   replica: Replica;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // Results are checked field by field, so untyped.
   exec<T = any>(query: string, variables?: Record<string, unknown>, token?: string): Promise<{ data: T; errors?: readonly { message: string; extensions?: Record<string, unknown> }[]; target: string }>;
   close(): Promise<void>;
 }
