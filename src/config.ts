@@ -31,6 +31,17 @@ const schema = z.object({
   DB_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(0, 86_400_000).default(30_000)),
   READ_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(5_000)),
   DB_MAX_CONNECTIONS_PER_REQUEST: z.preprocess(emptyAsUndefined, int(1, 200).default(2)),
+  DATABASE_REPLICA_URLS: z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .transform((v) => v.split(',').map((u) => u.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^postgres(ql)?:\/\//, 'each must be a postgres:// or postgresql:// URL')))
+      .optional(),
+  ),
+  DB_REPLICA_POOL_MAX: z.preprocess(emptyAsUndefined, int(1, 200).default(10)),
+  REPLICA_MAX_LAG_SECONDS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0).max(86_400).default(5)),
+  REPLICA_LAG_CHECK_MS: z.preprocess(emptyAsUndefined, int(50, 60_000).default(1000)),
   EMBEDDED_PG_PORT: z.preprocess(emptyAsUndefined, int(1024, 65535).default(54329)),
   EMBEDDED_PG_DATA_DIR: z.preprocess(emptyAsUndefined, z.string().default('.data/postgres')),
   DEMO_DATA: bool,
@@ -46,6 +57,11 @@ const schema = z.object({
   CORS_ORIGINS: z.preprocess(emptyAsUndefined, z.string().optional().transform(parseOrigins)),
   CORS_CREDENTIALS: bool,
   METRICS_TOKEN: optionalString,
+}).superRefine((e, ctx) => {
+  // Standbys of the embedded database cannot exist; they would be another server's.
+  if (e.DATABASE_REPLICA_URLS?.length && !e.DATABASE_URL) {
+    ctx.addIssue({ code: 'custom', path: ['DATABASE_REPLICA_URLS'], message: 'needs DATABASE_URL: the primary the standbys replicate' });
+  }
 });
 
 /** `*` or a comma-separated list of origins (scheme://host[:port], as browsers send them). */
@@ -82,6 +98,16 @@ export type Config = Readonly<{
     statementTimeoutMs: number;
     /** Statements one request may have in flight at once, each holding a connection. */
     maxConnectionsPerRequest: number;
+  };
+  /** Hot standbys that serve reads (empty: every read goes to the primary). */
+  replicas: {
+    urls: readonly string[];
+    /** Connections per replica. */
+    poolMax: number;
+    /** A replica further behind than this is out of rotation until it catches up. */
+    maxLagSeconds: number;
+    /** How often each replica's lag is measured (ms). */
+    lagCheckMs: number;
   };
   embedded: { port: number; dataDir: string };
   /** Demo data is loaded into an empty catalog only on the embedded default, unless set. */
@@ -130,6 +156,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       readStatementTimeoutMs: e.READ_STATEMENT_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       maxConnectionsPerRequest: e.DB_MAX_CONNECTIONS_PER_REQUEST,
+    },
+    replicas: {
+      urls: Object.freeze(e.DATABASE_REPLICA_URLS ?? []),
+      poolMax: e.DB_REPLICA_POOL_MAX,
+      maxLagSeconds: e.REPLICA_MAX_LAG_SECONDS,
+      lagCheckMs: e.REPLICA_LAG_CHECK_MS,
     },
     embedded: { port: e.EMBEDDED_PG_PORT, dataDir: e.EMBEDDED_PG_DATA_DIR },
     demoData: e.DEMO_DATA,

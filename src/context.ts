@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
 import type { Database } from './database/database';
 import { migratedViewVersions } from './database/migrate';
-import type { Sql } from './database/sql';
+import type { ReadSession } from './database/replicas';
+import { Sql } from './database/sql';
 import type { Logger } from './logger';
 import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
 import { createCategoryLoaders } from './modules/categories/categories.loaders';
@@ -30,8 +31,16 @@ export interface Context {
   requestId: string;
   /** The raw Authorization header, checked only by operations that need a token. */
   authorization: string | undefined;
-  /** Reads: the read pool, with the short statement timeout, a few connections at a time. */
+  /**
+   * Reads: on the request's read target (a standby, or the primary), with the short
+   * statement timeout, a few connections at a time.
+   */
   sql: Sql;
+  /**
+   * Where this request reads (`reads.target`), chosen once per request; a mutation moves it
+   * to the primary before it runs (read-routing.ts).
+   */
+  reads: ReadSession;
   /** Writes: the primary pool. */
   primary: Sql;
   loaders: Loaders;
@@ -59,6 +68,7 @@ export function createServices(db: Database, config: Config, log: Logger): AppSe
  */
 class RequestContext implements Context {
   readonly sql: Sql;
+  readonly reads: ReadSession;
   readonly primary: Sql;
   readonly loaders: Loaders;
   readonly cursors: CursorCodec;
@@ -73,7 +83,9 @@ class RequestContext implements Context {
     readonly authorization: string | undefined,
   ) {
     const onStatement = () => this.statements.count++;
-    this.sql = services.db.reads.scoped({ onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
+    // The loaders read through this Sql too, so a later switch of target moves them as well.
+    this.reads = services.db.readSession();
+    this.sql = new Sql(this.reads, { onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
     this.primary = services.db.primary.scoped({ onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
     this.loaders = createLoaders(this.sql);
     this.cursors = services.cursors;

@@ -59,6 +59,7 @@ const SQLSTATE = {
   cannot_connect_now: '57P03',
   serialization_failure: '40001',
   deadlock_detected: '40P01',
+  database_dropped: '57P04',
 } as const;
 
 function sqlStateOf(err: unknown): string {
@@ -77,8 +78,21 @@ export function isSqlState(err: unknown, condition: keyof typeof SQLSTATE): bool
  */
 export function mapDatabaseError(err: unknown): PublicError | null {
   const code = sqlStateOf(err);
+  if (isUnavailable(err)) {
+    return new PublicError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly');
+  }
+  if (code === SQLSTATE.query_canceled) return new PublicError('SERVICE_UNAVAILABLE', 'The query took too long and was cancelled');
+  if (code === SQLSTATE.serialization_failure || code === SQLSTATE.deadlock_detected || code === SQLSTATE.database_dropped) {
+    return new PublicError('SERVICE_UNAVAILABLE', 'A conflicting change was in progress; try again');
+  }
+  return null;
+}
+
+/** The server is gone, going, not yet up, or unreachable (or the pool gave up waiting for it). */
+function isUnavailable(err: unknown): boolean {
+  const code = sqlStateOf(err);
   const message = (err as { message?: unknown } | undefined)?.message;
-  if (
+  return (
     code.startsWith('08') || // connection exception
     code === SQLSTATE.admin_shutdown ||
     code === SQLSTATE.crash_shutdown ||
@@ -90,15 +104,34 @@ export function mapDatabaseError(err: unknown): PublicError | null {
     /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Connection ended unexpectedly/i.test(
       typeof message === 'string' ? message : '',
     )
-  ) {
-    return new PublicError('SERVICE_UNAVAILABLE', 'The database is unavailable; try again shortly');
-  }
-  if (code === SQLSTATE.query_canceled) return new PublicError('SERVICE_UNAVAILABLE', 'The query took too long and was cancelled');
-  if (code === SQLSTATE.serialization_failure || code === SQLSTATE.deadlock_detected) {
-    return new PublicError('SERVICE_UNAVAILABLE', 'A conflicting change was in progress; try again');
-  }
-  return null;
+  );
 }
+
+/**
+ * Why a read that failed on a hot standby may be sent once more, elsewhere (reads are
+ * idempotent), or null when it would fail anywhere, or is a timeout that a second try
+ * would only double.
+ *
+ * 'conflict': the standby cancelled it to go on replaying WAL ("canceling statement due to
+ * conflict with recovery"): PostgreSQL 15 reports 40001 (serialization_failure) for a lock,
+ * snapshot, buffer-pin, tablespace or startup-deadlock conflict and 57P04 when the
+ * statement's database was dropped; when the cancel finds the session idle or in a
+ * transaction, the same codes come as FATAL ("terminating connection ...") with the
+ * connection closed. A read-only query gets 40001 or 40P01 for no other reason, so 40P01
+ * is treated alike (test/replicas.test.ts sees the codes on a real standby).
+ * 'busy': no connection of the standby's pool came free in time (the standby may be fine).
+ * 'unavailable': the standby is down, shutting down, restarting or unreachable.
+ */
+export function replicaReadFailure(err: unknown): 'conflict' | 'busy' | 'unavailable' | null {
+  const code = sqlStateOf(err);
+  if (code === SQLSTATE.serialization_failure || code === SQLSTATE.deadlock_detected || code === SQLSTATE.database_dropped) return 'conflict';
+  const message = (err as { message?: unknown } | undefined)?.message;
+  if (typeof message === 'string' && POOL_ACQUIRE_TIMEOUT.test(message)) return 'busy';
+  return isUnavailable(err) ? 'unavailable' : null;
+}
+
+/** node-postgres' pool, when no connection came free (or could be made) within its timeout. */
+const POOL_ACQUIRE_TIMEOUT = /timeout exceeded when trying to connect/i;
 
 /** What the client (or the CLI's user) is told of a failed refresh: which view, why, and that nothing changed. */
 export function refreshErrorToPublic(err: ViewRefreshError): PublicError {

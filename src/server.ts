@@ -16,6 +16,7 @@ import { explorerRouter } from './http/explorer';
 import { complexityPlugin, limitRules } from './limits';
 import { Metrics } from './metrics/metrics';
 import { opsPageRouter } from './ops-page/route';
+import { readRoutingPlugin } from './read-routing';
 import { createSchema } from './schema';
 
 export interface RunningServer {
@@ -66,7 +67,14 @@ export async function createApollo(
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
     // sends no cache hints, so it would only cost time on every field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []), ...extraPlugins],
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      errorLogging,
+      complexityPlugin(schema, limits),
+      readRoutingPlugin,
+      ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
+      ...extraPlugins,
+    ],
   });
   return apollo;
 }
@@ -78,7 +86,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const app = express();
   app.disable('x-powered-by');
   const httpServer = http.createServer(app);
-  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.pools) });
+  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
   const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);

@@ -35,7 +35,7 @@ export async function openMigratedDatabase(
   try {
     const applied = await migrateUp(url, log);
     if (applied.length) log.info({ applied }, 'migrations applied');
-    db = openDatabase({ url, log, ...config.db, ...opts });
+    db = openDatabase({ url, log, ...config.db, replicas: config.replicas, ...opts });
     if ((config.demoData ?? embedded !== null) && (await catalogIsEmpty(db.primary))) {
       const counts = await seedCatalog(db.primary, DEMO_SIZES, (m) => log.info(`demo data: ${m}`));
       const { statementTimeoutMs, lockTimeoutMs } = config.refresh;

@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { ReadRouter, describeUrl, type ReadSession, type Replica } from './replicas';
 import { Sql, createPool } from './sql';
 
 export type DatabaseOptions = Pick<Config['db'], 'poolMax' | 'primaryPoolMax' | 'readStatementTimeoutMs' | 'statementTimeoutMs'> & {
   url: string;
   log: Logger;
+  /** Hot standbys for reads; none: every read goes to the primary. */
+  replicas?: Config['replicas'];
 };
 
 /**
@@ -15,11 +18,19 @@ export type DatabaseOptions = Pick<Config['db'], 'poolMax' | 'primaryPoolMax' | 
  * connections. (MikroORM runs the migrations only: see migrate.ts.)
  */
 export interface Database {
-  /** For GraphQL reads; scope it per request with `reads.scoped(...)`. */
+  /**
+   * The primary's read pool. Requests read through readSession() instead, which is this
+   * pool or a standby's.
+   */
   reads: Sql;
   /** For writes, refreshes, advisory locks and the refresh log. */
   primary: Sql;
-  pools: { reads: pg.Pool; primary: pg.Pool };
+  /** Where requests read: the standbys in rotation, or the primary (replicas.ts). */
+  router: ReadRouter;
+  /** A request's reads: one target for the whole request (see ReadRouter). */
+  readSession(): ReadSession;
+  /** Every pool this database holds, named, so metrics can report each one. */
+  listPools(): { name: string; pool: pg.Pool }[];
   close(): Promise<void>;
 }
 
@@ -39,12 +50,50 @@ export function openDatabase(opts: DatabaseOptions): Database {
     applicationName: 'tally-primary',
     onIdleError,
   });
+  const named = [
+    { name: 'reads', pool: reads },
+    { name: 'primary', pool: primary },
+  ];
+  const replicaOpts = opts.replicas;
+  const replicas: Replica[] = (replicaOpts?.urls ?? []).map((url, i) => {
+    const name = `replica ${i + 1}`;
+    const replica: Replica = {
+      name,
+      kind: 'replica',
+      where: describeUrl(url),
+      // Reads on a standby have the reads' timeout; 'tally-replica' tells them apart in
+      // the standby's pg_stat_activity.
+      pool: createPool({ url, max: replicaOpts!.poolMax, statementTimeoutMs: opts.readStatementTimeoutMs, applicationName: 'tally-replica', onIdleError }),
+      monitor: createPool({ url, max: 1, statementTimeoutMs: 2000, applicationName: 'tally-replica-monitor', onIdleError, connectionTimeoutMs: 2000 }),
+      statements: 0,
+      state: 'unknown',
+      lagSeconds: null,
+      replayPaused: false,
+      retried: { conflict: 0, busy: 0, unavailable: 0 },
+    };
+    named.push({ name, pool: replica.pool }, { name: `${name} monitor`, pool: replica.monitor });
+    return replica;
+  });
+  const monitor = replicas.length
+    ? createPool({ url: opts.url, max: 1, statementTimeoutMs: 2000, applicationName: 'tally-monitor', onIdleError, connectionTimeoutMs: 2000 })
+    : null;
+  if (monitor) named.push({ name: 'primary monitor', pool: monitor });
+  const router = new ReadRouter({ name: 'primary', kind: 'primary', pool: reads, statements: 0 }, replicas, monitor, {
+    maxLagSeconds: replicaOpts?.maxLagSeconds ?? 0,
+    lagCheckMs: replicaOpts?.lagCheckMs ?? 1000,
+    log: opts.log,
+  });
+  // Until the first lag check answers, replicas are out of rotation and reads go to the primary.
+  router.start();
   return {
     reads: new Sql(reads),
     primary: new Sql(primary),
-    pools: { reads, primary },
+    router,
+    readSession: () => router.session(),
+    listPools: () => [...named],
     close: async () => {
-      await Promise.all([reads.end(), primary.end()]);
+      router.stop();
+      await Promise.all(named.map((p) => p.pool.end()));
     },
   };
 }

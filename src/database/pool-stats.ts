@@ -7,11 +7,11 @@ export interface PoolStats {
   waiting: number;
 }
 
-/** Each named pool's connections, read when asked (a metrics scrape). */
-export function poolStatsOf(pools: Record<string, pg.Pool>): () => Record<string, PoolStats> {
+/** Each named pool's connections (reads, primary, every standby's), read when asked (a metrics scrape). */
+export function poolStatsOf(listPools: () => { name: string; pool: pg.Pool }[]): () => Record<string, PoolStats> {
   return () =>
     Object.fromEntries(
-      Object.entries(pools).map(([name, pool]) => [
+      listPools().map(({ name, pool }) => [
         name,
         { inUse: pool.totalCount - pool.idleCount, idle: pool.idleCount, waiting: pool.waitingCount },
       ]),

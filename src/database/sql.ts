@@ -18,6 +18,8 @@ export interface PoolOptions {
   /** statement_timeout of every connection (ms; 0: none). */
   statementTimeoutMs: number;
   applicationName: string;
+  /** How long a caller waits for a connection (ms; default 10 s). */
+  connectionTimeoutMs?: number;
   /** An idle connection failed (the server went away): pg.Pool emits it, and unheard it would crash the process. */
   onIdleError: (err: Error) => void;
 }
@@ -27,7 +29,7 @@ export function createPool(opts: PoolOptions): pg.Pool {
     connectionString: opts.url,
     max: opts.max,
     // A request waits at most this long for a connection, then fails as unavailable.
-    connectionTimeoutMillis: 10_000,
+    connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
     statement_timeout: opts.statementTimeoutMs,
     application_name: opts.applicationName,
@@ -46,7 +48,13 @@ export interface SqlOptions {
   maxConcurrent?: number;
 }
 
-type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+/**
+ * What statements run on: a pool, one pooled connection (a transaction), or anything that
+ * picks a pool per statement (database/replicas.ts routes a request's reads to a standby).
+ */
+export interface Runner {
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
 
 /**
  * Plain rows, never hydrated entities. Parameters go to PostgreSQL as parameters, and
@@ -59,7 +67,7 @@ export class Sql {
   private readonly onStatement: () => void;
 
   constructor(
-    private readonly runner: Queryable,
+    private readonly runner: Runner,
     opts: SqlOptions = {},
     private readonly pool: pg.Pool | null = runner instanceof pg.Pool ? runner : null,
   ) {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import http from 'node:http';
+import { freeLoopbackPort } from '../support/replication';
 
 // What the reliability script drives: tally server processes (the built dist/src/main.js, as
 // ops would run it) and a client that times and classifies every answer.
@@ -11,16 +11,7 @@ export const OPS_TOKEN = 'reliability-ops-token-0123456789';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A free loopback port (taken from the kernel, then released for the child to bind). */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => res(port));
-    });
-  });
-}
+export const freePort = freeLoopbackPort;
 
 export interface ServerProcess {
   base: string;

@@ -8,6 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/database
 import { seedCatalog } from '../../src/database/seed';
 import { createLogger } from '../../src/logger';
 import { refreshAllViews } from '../../src/modules/views/ops/refresh';
+import { replicationUnavailable, startReplicationPair, type ReplicationPair } from '../support/replication';
 import {
   OPS_TOKEN,
   closedLoop,
@@ -26,7 +27,8 @@ import {
 } from './harness';
 
 // npm run reliability: load while the views refresh, two servers refreshing at once, the
-// database stopped and started under load, SIGTERM under load. Everything on loopback, on
+// database stopped and started under load, SIGTERM under load, reads from a hot standby
+// (paused, resumed, stopped) under load. Everything on loopback, on
 // clusters this script starts under .data/, every loop bounded in time and count. Prints
 // the figures and exits non-zero when a check fails.
 
@@ -352,6 +354,161 @@ async function partShutdown() {
   }
 }
 
+/** Catalog statements each server ran since the last reset (pg_stat_statements is per server). */
+async function servedBy(pair: ReplicationPair, reset = false): Promise<{ primary: number; standby: number }> {
+  const q = reset
+    ? 'select pg_stat_statements_reset()::text as n'
+    : `select coalesce(sum(calls), 0)::int as n from pg_stat_statements
+        where query ~ 'gear_(item|category)|category_(tree|stats)|view_refresh_log' and query !~* '^\\s*(insert|refresh|analyze|delete|with t as)|pg_stat'`;
+  const [p] = await pair.onPrimary<{ n: number }>(q, [], DB);
+  const [st] = await pair.onStandby<{ n: number }>(q, [], DB).catch(() => [{ n: NaN }]);
+  return { primary: p.n, standby: st.n };
+}
+
+async function partReplica() {
+  console.log(`\n4. Reads from a hot standby (${CLIENTS} clients, ${PHASE_S} s per phase)`);
+  const why = replicationUnavailable();
+  if (why) {
+    console.log(`  skipped: no primary + hot standby can be started here: ${why}`);
+    return;
+  }
+  const pair = await startReplicationPair();
+  let server: ServerProcess | undefined;
+  try {
+    await pair.onPrimary(`create database ${DB}`);
+    await pair.onPrimary('create extension pg_stat_statements', [], DB);
+    const url = pair.primaryUrl(DB);
+    await migrateUp(url, log);
+    const db = openScriptDatabase(url, log);
+    try {
+      const t = now();
+      await seedCatalog(db.primary, { roots: 6, branching: 3, depth: 4, items: ITEMS, reviews: REVIEWS, unreviewedShare: 0.1 });
+      await refreshAllViews(db.primary, { by: 'seed', log });
+      await pair.waitForReplay(120_000);
+      console.log(`  primary :${pair.primaryPort}, standby :${pair.standbyPort} (PostgreSQL 15); seeded, refreshed and replayed in ${fmt(now() - t)} ms`);
+    } finally {
+      await db.close();
+    }
+    server = await startServerProcess({
+      DATABASE_URL: url,
+      DATABASE_REPLICA_URLS: pair.standbyUrl(DB),
+      REPLICA_MAX_LAG_SECONDS: '2',
+      REPLICA_LAG_CHECK_MS: '250',
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+    });
+    const base = server.base;
+    const logged = (msg: string) => server!.logs.filter((l) => l.includes(msg)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const retries = () => logged('retried on the primary').length;
+    const where = (s: { primary: number; standby: number }) => `statements on the standby ${s.standby}, on the primary ${s.primary}`;
+    await phase([base]); // warm-up
+
+    await servedBy(pair, true);
+    const idle = await phase([base]);
+    const idleServed = await servedBy(pair);
+    latencyLine('idle, reading the standby', idle.reads, PHASE_S);
+    console.log(`  ${where(idleServed)}`);
+    check(idle.reads.every((o) => o.code === 'ok'), 'no error reading the standby');
+    check(idleServed.standby > 0 && idleServed.primary === 0, 'every read served by the standby');
+
+    const variants = [
+      { concurrently: true, delay: '30s' },
+      { concurrently: false, delay: '30s' },
+      // Replay waits at most 100 ms for a reader: conflicting reads are cancelled, and retried.
+      { concurrently: false, delay: '100ms' },
+    ];
+    for (const { concurrently, delay } of variants) {
+      await pair.configureStandby({ max_standby_streaming_delay: delay });
+      const conflictsBefore = await pair.onStandby<Record<string, string>>('select * from pg_stat_database_conflicts where datname = $1', [DB]);
+      const retriedBefore = retries();
+      await servedBy(pair, true);
+      const during = await phase([base], { concurrently, refreshers: [base] });
+      const served = await servedBy(pair);
+      const conflictsAfter = await pair.onStandby<Record<string, string>>('select * from pg_stat_database_conflicts where datname = $1', [DB]);
+      const delta = Object.fromEntries(
+        ['confl_lock', 'confl_snapshot', 'confl_bufferpin'].map((k) => [k, Number(conflictsAfter[0][k]) - Number(conflictsBefore[0][k])]),
+      );
+      const label = `${concurrently ? 'CONCURRENTLY' : 'plain'}, delay ${delay}`;
+      latencyLine(`refreshing ${label}`, during.reads, PHASE_S);
+      console.log(
+        `  ${during.refreshes.filter((o) => o.code === 'ok').length} refresh rounds on the primary; ${where(served)}; ` +
+          `standby conflicts ${JSON.stringify(delta)}; reads retried on the primary ${retries() - retriedBefore}`,
+      );
+      check(during.reads.every((o) => o.code === 'ok'), `no reader error on the standby during ${label} refreshes`);
+    }
+    await pair.configureStandby({ max_standby_streaming_delay: '30s' });
+
+    // Paused a third of the way in, resumed at two thirds, while a writer and a refresher move the primary on.
+    await servedBy(pair, true);
+    const until = now() + PHASE_S * 1000;
+    const outSince = server.logs.length;
+    const readers = reader(base);
+    const reads = closedLoop(CLIENTS, until, readers);
+    const writes = closedLoop(1, until, async (_c, i) =>
+      i % 5 === 4
+        ? gql(base, REFRESH, { c: true }, { token: OPS_TOKEN })
+        : gql(base, 'mutation { addReview(input: { gearItemId: "1", rating: 4 }) { id } }'),
+    );
+    await sleep((PHASE_S * 1000) / 3);
+    const pausedAt = now();
+    const pausedWall = Date.now();
+    await pair.pauseReplay();
+    await sleep((PHASE_S * 1000) / 3);
+    const resumedAt = now();
+    const resumedWall = Date.now();
+    await pair.resumeReplay();
+    const [paused, writeOutcomes] = await Promise.all([reads, writes]);
+    const pausedServed = await servedBy(pair);
+    const transitions = server.logs.slice(outSince).filter((l) => l.includes('rotation'));
+    latencyLine('standby paused, then resumed', paused, PHASE_S);
+    console.log(
+      `  paused at ${fmt(pausedAt / 1000)} s, resumed at ${fmt(resumedAt / 1000)} s; ${writeOutcomes.length} writes and refreshes ` +
+        `(${JSON.stringify(countBy(writeOutcomes))}); ${where(pausedServed)}`,
+    );
+    for (const l of transitions) {
+      const e = JSON.parse(l) as { time: number; msg: string; lagSeconds: number | null };
+      const since = e.time >= resumedWall ? `${e.time - resumedWall} ms after the resume` : `${e.time - pausedWall} ms after the pause`;
+      console.log(`    ${e.msg} (lag ${e.lagSeconds === null ? '-' : e.lagSeconds.toFixed(2)} s), ${since}`);
+    }
+    check(paused.every((o) => o.code === 'ok'), 'no reader error while the standby was paused and resumed');
+    check(transitions.some((l) => l.includes('out of rotation: lagging')), 'the paused standby was taken out of rotation');
+    check(transitions.some((l) => l.includes('replica in rotation')), 'it came back once it caught up');
+    check(pausedServed.primary > 0 && pausedServed.standby > 0, 'reads went to the primary while it lagged');
+
+    // Stopped (fast shutdown) for a third of the phase, then started again.
+    const retriedBefore = retries();
+    const until2 = now() + PHASE_S * 1000;
+    const reads2 = closedLoop(CLIENTS, until2, reader(base));
+    await sleep((PHASE_S * 1000) / 3);
+    const stopAt = now();
+    await pair.stopStandby('fast');
+    const stoppedIn = now() - stopAt;
+    await sleep((PHASE_S * 1000) / 3);
+    const startAt = now();
+    // Taken before the start: a lag check may find it up before pg_ctl returns.
+    const startedWall = Date.now();
+    await pair.startStandby();
+    const stopped = await reads2;
+    latencyLine('standby stopped, then started', stopped, PHASE_S);
+    let back: number | undefined;
+    for (let i = 0; i < 100 && back === undefined; i++) {
+      back = logged('replica in rotation').map((e) => e.time as number).find((t) => t >= startedWall);
+      if (back === undefined) await sleep(100);
+    }
+    const down = logged('out of rotation: down').length;
+    console.log(
+      `  stopped at ${fmt(stopAt / 1000)} s (took ${fmt(stoppedIn)} ms), started at ${fmt(startAt / 1000)} s; ` +
+        `marked down ${down} time(s); reads retried on the primary ${retries() - retriedBefore}; errors ${JSON.stringify(countBy(stopped.filter((o) => o.code !== 'ok')))}` +
+        `; back in rotation ${back === undefined ? 'not within 10 s' : `${back - startedWall} ms after the start began`}`,
+    );
+    check(back !== undefined, 'the restarted standby came back into rotation');
+    check(stopped.every((o) => o.code === 'ok'), 'no reader error when the standby stopped (in-flight reads retried on the primary)');
+  } finally {
+    if (server) check((await stopServerProcess(server)) === 0, 'the replica-reading server stopped with exit code 0');
+    await pair.close();
+  }
+}
+
 const skip = async (): Promise<Outcome> => {
   await sleep(50);
   return { at: now(), ms: 0, code: 'SKIPPED' };
@@ -359,6 +516,12 @@ const skip = async (): Promise<Outcome> => {
 
 async function main() {
   if (!existsSync('dist/src/main.js')) throw new Error('build first: npm run build');
+  const parts = (process.env.RELIABILITY_PARTS ?? 'load,outage,shutdown,replica').split(',');
+  if (!parts.some((p) => ['load', 'outage', 'shutdown'].includes(p))) {
+    if (parts.includes('replica')) await partReplica();
+    console.log(failures.length ? `\n${failures.length} check(s) failed` : '\nall checks passed');
+    process.exit(failures.length ? 1 : 0);
+  }
   const port = env('RELIABILITY_PG_PORT', await freePort());
   const start = () => startEmbeddedPostgres({ dataDir: DATA_DIR, port }, log);
   let cluster = await start();
@@ -377,10 +540,10 @@ async function main() {
     } finally {
       await db.close();
     }
-    const parts = (process.env.RELIABILITY_PARTS ?? 'load,outage,shutdown').split(',');
     if (parts.includes('load')) await partLoad(url);
     if (parts.includes('outage')) cluster = await partOutage(start, cluster, url);
     if (parts.includes('shutdown')) await partShutdown();
+    if (parts.includes('replica')) await partReplica();
   } finally {
     await cluster.stop().catch(() => {});
   }

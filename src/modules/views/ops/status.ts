@@ -51,6 +51,9 @@ interface StatusRow {
  * transaction its last refresh did not see, or when a view it reads is stale or was
  * refreshed after it: then what it holds is older than the tables, whichever way the
  * change reaches it.
+ *
+ * Read-only and standby-safe (pg_visible_in_snapshot, no pg_current_xact_id()): on a hot
+ * standby it answers for what that standby has replayed, like the data read beside it.
  */
 export async function readViewStatuses(db: Sql, registry: ViewRegistry): Promise<ViewStatus[]> {
   const rows = await db.rows<StatusRow>(statusSql(registry.names));
