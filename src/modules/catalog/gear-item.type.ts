@@ -27,4 +27,5 @@ export const { ConnectionType: GearItemConnection, ConnectionResolver: GearItemC
   GearItemNode,
   'GearItem',
   'All items that match the filter, whatever the page.',
+  (b) => b.items,
 );

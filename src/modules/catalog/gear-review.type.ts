@@ -23,4 +23,5 @@ export const { ConnectionType: GearReviewConnection, ConnectionResolver: GearRev
   GearReviewNode,
   'GearReview',
   "All of the item's reviews, whatever the page (live, not cached).",
+  (b) => b.maxReviewsPerItem,
 );
