@@ -6,6 +6,7 @@ import { ViewRefreshError, refreshViews, type RefreshedBy, type ViewRefreshResul
 import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './view-registry';
 import { readViewVersions } from './view-swap';
 import { readViewStatuses, type ViewStatus } from './view-status';
+import { RefreshCoalescer } from './refresh-coalescer';
 
 /**
  * The views for the whole server: the registry (read from the catalog once, at start-up),
@@ -18,6 +19,8 @@ export class ViewService {
   private registryLoad: Promise<ViewRegistry> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
+  private readonly refreshed: (() => void)[] = [];
+  private readonly coalesce = new RefreshCoalescer<ViewRefreshResult[]>();
 
   constructor(
     private readonly orm: MikroORM,
@@ -47,16 +50,27 @@ export class ViewService {
   ): Promise<ViewRefreshResult[]> {
     const registry = await this.registry();
     // Unknown names are rejected here, before the run waits its turn.
-    registry.withDependants(request.views);
-    return this.oneAtATime(() =>
-      refreshViews(sql, registry, {
-        ...request,
-        by,
-        log,
-        statementTimeoutMs: this.config.refresh.statementTimeoutMs,
-        lockTimeoutMs: this.config.refresh.lockTimeoutMs,
+    const views = registry.withDependants(request.views);
+    // A caller that would wait behind a run of the same views, not yet begun, joins it: that
+    // run begins after the call, so it sees everything the caller could have wanted refreshed.
+    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false]);
+    return this.coalesce.run(key, (started) =>
+      this.oneAtATime(() => {
+        started();
+        return refreshViews(sql, registry, {
+          ...request,
+          by,
+          log,
+          statementTimeoutMs: this.config.refresh.statementTimeoutMs,
+          lockTimeoutMs: this.config.refresh.lockTimeoutMs,
+        }).finally(() => this.refreshed.forEach((fn) => fn()));
       }),
     );
+  }
+
+  /** Calls `fn` after every refresh run (committed or not). */
+  onRefreshed(fn: () => void): void {
+    this.refreshed.push(fn);
   }
 
   /**
