@@ -39,6 +39,24 @@ const schema = z.object({
   REFRESH_INTERVAL_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
   REFRESH_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
   REFRESH_LOCK_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
+  // Request bounds and rate limits: see docs/security.md.
+  MAX_QUERY_TOKENS: z.preprocess(emptyAsUndefined, int(50, 1_000_000).default(1000)),
+  MAX_QUERY_SELECTIONS: z.preprocess(emptyAsUndefined, int(10, 10_000_000).default(2000)),
+  COST_COUNT_ROWS_PER_POINT: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(100)),
+  REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
+  MAX_RESPONSE_FIELDS: z.preprocess(emptyAsUndefined, int(100, 100_000_000).default(50_000)),
+  RATE_LIMIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).optional()),
+  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(100_000)),
+  RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(10)),
+  RATE_LIMIT_WRITES: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(20)),
+  RATE_LIMIT_WRITES_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(60)),
+  RATE_LIMIT_SYNC_MS: z.preprocess(emptyAsUndefined, int(50, 60_000).default(1000)),
+  RATE_LIMIT_KEY_HEADER: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').optional()),
+  TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(10_000)),
+  HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
+  HTTP_MAX_CONNECTIONS: z.preprocess(emptyAsUndefined, int(1, 1_000_000).default(1000)),
 });
 
 export type Config = Readonly<{
@@ -53,7 +71,36 @@ export type Config = Readonly<{
   embedded: { port: number; dataDir: string };
   /** Demo data is loaded into an empty catalog only on the embedded default, unless set. */
   demoData?: boolean;
-  limits: { maxDepth: number; maxComplexity: number; maxAliases: number; maxBodyBytes: number };
+  limits: {
+    maxDepth: number;
+    maxComplexity: number;
+    maxAliases: number;
+    maxBodyBytes: number;
+    /** Tokens a document may have: counted while parsing, which stops at the limit. */
+    maxTokens: number;
+    /** Selections an operation may have with every fragment spread expanded. */
+    maxSelections: number;
+    /** Rows a count may touch per cost point. */
+    countRowsPerPoint: number;
+    /** Execution deadline of one request (ms). */
+    requestTimeoutMs: number;
+    /** Fields one response may hold. */
+    maxResponseFields: number;
+  };
+  /** Cost budgets per client; null: off. */
+  rateLimit: {
+    points: number;
+    windowSeconds: number;
+    writes: number;
+    writesWindowSeconds: number;
+    /** How often local buckets are reconciled with the shared store (ms). */
+    syncMs: number;
+    /** Header that names the client instead of its IP address. */
+    keyHeader?: string;
+  } | null;
+  /** express's `trust proxy` (unset: the socket's address is the client's). */
+  trustProxy?: string;
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
   opsToken?: string;
   cursorSecret: string;
   refresh: {
@@ -89,6 +136,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxComplexity: e.MAX_QUERY_COMPLEXITY,
       maxAliases: e.MAX_ALIASES,
       maxBodyBytes: e.MAX_BODY_BYTES,
+      maxTokens: e.MAX_QUERY_TOKENS,
+      maxSelections: e.MAX_QUERY_SELECTIONS,
+      countRowsPerPoint: e.COST_COUNT_ROWS_PER_POINT,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      maxResponseFields: e.MAX_RESPONSE_FIELDS,
+    },
+    // On by default in production only.
+    rateLimit:
+      (e.RATE_LIMIT ?? (e.NODE_ENV === 'production' ? 'on' : 'off')) === 'on'
+        ? {
+            points: e.RATE_LIMIT_POINTS,
+            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+            writes: e.RATE_LIMIT_WRITES,
+            writesWindowSeconds: e.RATE_LIMIT_WRITES_WINDOW_SECONDS,
+            syncMs: e.RATE_LIMIT_SYNC_MS,
+            keyHeader: e.RATE_LIMIT_KEY_HEADER?.toLowerCase(),
+          }
+        : null,
+    trustProxy: e.TRUST_PROXY,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
     },
     opsToken: e.OPS_TOKEN,
     // Cursors are signed so that a tampered one is rejected; the key need not be secret

@@ -8,6 +8,8 @@ import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
 import { createViewLoaders } from './modules/views/view-reads';
 import { ViewService } from './modules/views/views.service';
+import { CostBoundsCache } from './security/cost-bounds';
+import { RateLimiter } from './security/rate-limit';
 
 export function createLoaders(sql: Sql) {
   return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
@@ -22,6 +24,10 @@ export interface AppServices {
   cursors: CursorCodec;
   /** The materialized views: registry, refresh, freshness, schedule. */
   views: ViewService;
+  /** What the lists can return, for the cost model (security/cost.ts). */
+  costBounds: CostBoundsCache;
+  /** Cost budgets per client; null when RATE_LIMIT is off. */
+  rateLimiter: RateLimiter | null;
 }
 
 /** Everything a resolver may use, made fresh for each request. */
@@ -29,6 +35,8 @@ export interface Context {
   requestId: string;
   /** The raw Authorization header, checked only by operations that need a token. */
   authorization: string | undefined;
+  /** Who the request is from, for rate limits (security/rate-limit.ts clientKey). */
+  client: string;
   em: EntityManager;
   sql: Sql;
   loaders: Loaders;
@@ -41,12 +49,21 @@ export interface Context {
 }
 
 export function createServices(orm: MikroORM, config: Config, log: Logger): AppServices {
-  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret), views: new ViewService(orm, config, log) };
+  const views = new ViewService(orm, config, log);
+  const costBounds = new CostBoundsCache(
+    () => Sql.of(orm.em.fork()),
+    undefined,
+    (err) => log.warn({ err }, 'could not read the cost bounds; keeping the last ones'),
+  );
+  // The tree's figures change with its refresh.
+  views.onRefreshed(() => void costBounds.reload());
+  const rateLimiter = config.rateLimit ? new RateLimiter(orm.em.getKnex(), config.rateLimit, log) : null;
+  return { orm, config, log, cursors: new CursorCodec(config.cursorSecret), views, costBounds, rateLimiter };
 }
 
 export function createContext(
   services: AppServices,
-  req: { authorization?: string; requestId?: string },
+  req: { authorization?: string; requestId?: string; client?: string },
 ): Context {
   const requestId = req.requestId ?? randomUUID();
   const statements = { count: 0 };
@@ -58,6 +75,7 @@ export function createContext(
   return {
     requestId,
     authorization: req.authorization,
+    client: req.client ?? 'local',
     get em() {
       return (em ??= services.orm.em.fork({ loggerContext: { requestId } }) as EntityManager);
     },

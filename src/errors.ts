@@ -6,6 +6,9 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
+  | 'RESPONSE_TOO_LARGE'
   | 'INTERNAL_SERVER_ERROR';
 
 /** An error the client caused or may act on; its message is safe to show. */
@@ -76,7 +79,9 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const original = unwrapResolverError(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
   if (original instanceof PublicError) {
-    return { ...base, extensions: { ...original.extensions } };
+    // `http` (status, headers) is for Apollo to apply to the response, not for the body.
+    const { http: _http, ...extensions } = original.extensions;
+    return { ...base, extensions };
   }
   if (original instanceof GraphQLError || original == null) {
     // Without a path it is about the request itself (parse, validation, variable coercion),

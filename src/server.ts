@@ -4,14 +4,19 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
 import { formatError, isPublicError, mapDatabaseError } from './errors';
-import { complexityPlugin, limitRules } from './limits';
+import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe, sendError } from './http/hygiene';
+import { limitRules } from './limits';
 import { createSchema } from './schema';
+import { executionBudgetPlugin } from './security/budget';
+import { costLimitPlugin } from './security/cost-limit';
+import { clientKey, type RateLimiter } from './security/rate-limit';
+import { requireOpsToken } from './modules/auth/ops-token';
 
 export interface RunningServer {
   url: string;
@@ -47,20 +52,57 @@ const errorLogging: ApolloServerPlugin<Context> = {
 export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
   const { limits } = services.config;
+  // The cost model's figures must be known before the first request is priced.
+  await services.costBounds.reload();
   const apollo = new ApolloServer<Context>({
     schema,
+    // Parsing stops at maxTokens; then every fragment spread expanded must stay under
+    // maxSelections, checked before the other rules (which Apollo runs only if it passes).
+    parseOptions: { maxTokens: limits.maxTokens },
+    maxRecursiveSelections: limits.maxSelections,
     validationRules: limitRules(limits),
     formatError,
     // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
     introspection: !services.config.isProduction,
+    // No "Did you mean …?" in production: it would list the schema that introspection hides.
+    hideSchemaDetailsFromClientErrors: services.config.isProduction,
     includeStacktraceInErrorResponses: false,
     // main.ts owns the signals: it drains this server, then closes the pool and the database.
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
     // sends no cache hints, so it would only cost time on every field.
-    plugins: [ApolloServerPluginCacheControlDisabled(), errorLogging, complexityPlugin(schema, limits), ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : [])],
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      errorLogging,
+      costLimitPlugin(schema, {
+        maxComplexity: limits.maxComplexity,
+        countRowsPerPoint: limits.countRowsPerPoint,
+        bounds: services.costBounds,
+        charge: services.rateLimiter ? chargeTo(services.rateLimiter, services.config.opsToken) : undefined,
+      }),
+      executionBudgetPlugin({ timeoutMs: limits.requestTimeoutMs, maxFields: limits.maxResponseFields }),
+      ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
+    ],
   });
   return apollo;
+}
+
+/** The ops token is exempt from rate limits; every other caller pays the cost of what it asks. */
+function chargeTo(limiter: RateLimiter, opsToken: string | undefined) {
+  return async (ctx: Context, cost: number, operation: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>) => {
+    if (isOps(ctx.authorization, opsToken)) return;
+    await limiter.charge(ctx.client, cost, operation, fragments);
+  };
+}
+
+function isOps(authorization: string | undefined, opsToken: string | undefined): boolean {
+  if (!authorization || !opsToken) return false;
+  try {
+    requireOpsToken(authorization, opsToken);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -69,23 +111,40 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const { config, orm, log } = services;
   const app = express();
   app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
+  applyHttpLimits(httpServer, config.http);
   const apollo = await createApollo(services, httpServer);
   await apollo.start();
+  const limiter = services.rateLimiter;
+  limiter?.start();
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const ready = readinessProbe(() => orm.isConnected());
   app.get('/readyz', async (_req, res) => {
-    const ok = await Promise.race([
-      orm.isConnected().catch(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
-    ]);
+    const ok = await ready();
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
   app.use(
     '/graphql',
+    // A client whose budget is spent is answered before its body is read.
+    async (req, res, next) => {
+      if (!limiter || isOps(req.header('authorization'), config.opsToken)) return next();
+      try {
+        await limiter.gate(clientKey(req, config.rateLimit?.keyHeader));
+        next();
+      } catch (err) {
+        const e = err as GraphQLError;
+        const seconds = e.extensions?.retryAfterSeconds as number;
+        res.setHeader('retry-after', String(seconds));
+        sendError(res, 429, 'RATE_LIMITED', e.message, { retryAfterSeconds: seconds });
+      }
+    },
+    bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
+    jsonDepthGuard,
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const given = req.header('x-request-id');
@@ -94,22 +153,14 @@ export async function startServer(services: AppServices): Promise<RunningServer>
         // Node keeps only the first of repeated Authorization headers; joined, they match no
         // bearer token, so an ambiguous request is refused rather than read one way.
         const authorization = req.headersDistinct.authorization?.join(', ');
-        return createContext(services, { authorization, requestId });
+        return createContext(services, { authorization, requestId, client: clientKey(req, config.rateLimit?.keyHeader) });
       },
     }),
   );
 
   // Express's own error pages are HTML with a stack in development: answer JSON instead.
-  app.use((err: { type?: string; status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const [status, code, message] =
-      err.type === 'entity.too.large'
-        ? [413, 'BAD_USER_INPUT', `The request body is over ${config.limits.maxBodyBytes} bytes`]
-        : err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported'
-          ? [400, 'BAD_USER_INPUT', 'The request body is not valid JSON']
-          : [500, 'INTERNAL_SERVER_ERROR', 'Internal server error'];
-    if (status === 500) log.error({ err }, 'unexpected HTTP error');
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
-  });
+  app.use(notFound);
+  app.use(httpErrorHandler(config.limits.maxBodyBytes, log));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -123,6 +174,9 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     port,
     apollo,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
-    stop: () => apollo.stop(),
+    stop: async () => {
+      await apollo.stop();
+      await limiter?.stop();
+    },
   };
 }
