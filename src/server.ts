@@ -15,6 +15,7 @@ import { limitRules } from './limits';
 import { createSchema } from './schema';
 import { executionBudgetPlugin } from './security/budget';
 import { costLimitPlugin } from './security/cost-limit';
+import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
 import { clientKey, type RateLimiter } from './security/rate-limit';
 import { requireOpsToken } from './modules/auth/ops-token';
 
@@ -145,6 +146,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
     jsonDepthGuard,
+    documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const given = req.header('x-request-id');
