@@ -42,11 +42,14 @@ const schema = z.object({
   // Request bounds and rate limits: see docs/security.md.
   MAX_QUERY_TOKENS: z.preprocess(emptyAsUndefined, int(50, 1_000_000).default(1000)),
   MAX_QUERY_SELECTIONS: z.preprocess(emptyAsUndefined, int(10, 10_000_000).default(2000)),
-  COST_COUNT_ROWS_PER_POINT: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(100)),
+  COST_COUNT_ROWS_PER_POINT: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(20)),
   REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
   MAX_RESPONSE_FIELDS: z.preprocess(emptyAsUndefined, int(100, 100_000_000).default(50_000)),
+  HEAVY_QUERY_COST: z.preprocess(emptyAsUndefined, int(1, 100_000_000).default(2000)),
+  HEAVY_QUERY_CONCURRENCY: z.preprocess(emptyAsUndefined, int(1, 1000).default(1)),
+  HEAVY_QUERY_QUEUE: z.preprocess(emptyAsUndefined, int(0, 100_000).default(16)),
   RATE_LIMIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).optional()),
-  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(100_000)),
+  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(30_000)),
   RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(10)),
   RATE_LIMIT_WRITES: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(20)),
   RATE_LIMIT_WRITES_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(60)),
@@ -86,6 +89,8 @@ export type Config = Readonly<{
     requestTimeoutMs: number;
     /** Fields one response may hold. */
     maxResponseFields: number;
+    /** Requests costing at least `cost` run `concurrency` at a time, `queue` more wait. */
+    heavy: { cost: number; concurrency: number; queue: number };
   };
   /** Cost budgets per client; null: off. */
   rateLimit: {
@@ -141,6 +146,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       countRowsPerPoint: e.COST_COUNT_ROWS_PER_POINT,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       maxResponseFields: e.MAX_RESPONSE_FIELDS,
+      heavy: { cost: e.HEAVY_QUERY_COST, concurrency: e.HEAVY_QUERY_CONCURRENCY, queue: e.HEAVY_QUERY_QUEUE },
     },
     // On by default in production only.
     rateLimit:

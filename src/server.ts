@@ -15,6 +15,7 @@ import { limitRules } from './limits';
 import { createSchema } from './schema';
 import { executionBudgetPlugin } from './security/budget';
 import { costLimitPlugin } from './security/cost-limit';
+import { HeavyGate } from './security/heavy-gate';
 import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
 import { clientKey, type RateLimiter } from './security/rate-limit';
 import { requireOpsToken } from './modules/auth/ops-token';
@@ -79,6 +80,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
         maxComplexity: limits.maxComplexity,
         countRowsPerPoint: limits.countRowsPerPoint,
         bounds: services.costBounds,
+        gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs }),
         charge: services.rateLimiter ? chargeTo(services.rateLimiter, services.config.opsToken) : undefined,
       }),
       executionBudgetPlugin({ timeoutMs: limits.requestTimeoutMs, maxFields: limits.maxResponseFields }),

@@ -5,6 +5,7 @@ import type { Context } from '../context';
 import { PublicError } from '../errors';
 import type { CostBoundsCache } from './cost-bounds';
 import type { CostContext } from './cost';
+import type { HeavyGate } from './heavy-gate';
 
 const COSTS_KEPT_PER_DOCUMENT = 64;
 
@@ -12,6 +13,8 @@ export interface CostLimitOptions {
   maxComplexity: number;
   countRowsPerPoint: number;
   bounds: CostBoundsCache;
+  /** Heavy requests take turns (security/heavy-gate.ts). */
+  gate?: HeavyGate;
   /** Called with the cost of every operation accepted (the rate limiter charges it). */
   charge?: (ctx: Context, cost: number, operation: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>) => Promise<void>;
 }
@@ -46,7 +49,12 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
   const fragmentsOf = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
   return {
     async requestDidStart() {
+      let release: (() => void) | null = null;
       return {
+        async willSendResponse() {
+          release?.();
+          release = null;
+        },
         async didResolveOperation({ request, document, operation, contextValue }) {
           let fragments = fragmentsOf.get(document);
           if (!fragments) fragmentsOf.set(document, (fragments = fragmentsIn(document)));
@@ -74,6 +82,8 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
             );
           }
           if (operation) await opts.charge?.(contextValue, cost, operation, fragments);
+          // Charged first: a client over its budget is refused without waiting for a turn.
+          if (opts.gate && cost >= opts.gate.opts.heavyCost) release = await opts.gate.enter();
         },
       };
     },
