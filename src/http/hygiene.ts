@@ -13,8 +13,6 @@ export function applyHttpLimits(server: http.Server, limits: Config['http']): vo
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
-  // One socket may not pipeline an unbounded number of requests.
-  server.maxRequestsPerSocket = 1000;
 }
 
 /** Deepest JSON a request body may hold: real variables are a few levels deep. */

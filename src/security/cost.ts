@@ -25,10 +25,13 @@ function costContext(a: ComplexityEstimatorArgs): CostContext {
 
 /**
  * A list field whose length is at most `bound(args, figures)`: 1, plus each element's cost
- * times that bound (at least once, so a list that may be empty still pays for its fields).
+ * (1 for a scalar) times that bound (at least once, so a list that may be empty still pays
+ * for its fields). Declared next to the field: `complexity: listCost((args, b) => …)`; a
+ * future `nodes(ids:)` is `listCost((args) => args.ids.length)`.
  */
 export function listCost(bound: (args: Args, b: CostBounds) => number): ComplexityEstimator {
-  return (a) => 1 + a.childComplexity * Math.max(1, Math.ceil(bound(a.args, costContext(a).bounds)));
+  // A list of scalars has no child cost: each element counts 1.
+  return (a) => 1 + Math.max(a.childComplexity, 1) * Math.max(1, Math.ceil(bound(a.args, costContext(a).bounds)));
 }
 
 /**
