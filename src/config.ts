@@ -48,8 +48,9 @@ const schema = z.object({
   HEAVY_QUERY_COST: z.preprocess(emptyAsUndefined, int(1, 100_000_000).default(2000)),
   HEAVY_QUERY_CONCURRENCY: z.preprocess(emptyAsUndefined, int(1, 1000).default(1)),
   HEAVY_QUERY_QUEUE: z.preprocess(emptyAsUndefined, int(0, 100_000).default(16)),
+  HEAVY_QUERY_POINTS_PER_SECOND: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(5000)),
   RATE_LIMIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).optional()),
-  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(30_000)),
+  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(60_000)),
   RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(10)),
   RATE_LIMIT_WRITES: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(20)),
   RATE_LIMIT_WRITES_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(60)),
@@ -90,7 +91,7 @@ export type Config = Readonly<{
     /** Fields one response may hold. */
     maxResponseFields: number;
     /** Requests costing at least `cost` run `concurrency` at a time, `queue` more wait. */
-    heavy: { cost: number; concurrency: number; queue: number };
+    heavy: { cost: number; concurrency: number; queue: number; pointsPerSecond: number };
   };
   /** Cost budgets per client; null: off. */
   rateLimit: {
@@ -146,7 +147,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       countRowsPerPoint: e.COST_COUNT_ROWS_PER_POINT,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       maxResponseFields: e.MAX_RESPONSE_FIELDS,
-      heavy: { cost: e.HEAVY_QUERY_COST, concurrency: e.HEAVY_QUERY_CONCURRENCY, queue: e.HEAVY_QUERY_QUEUE },
+      heavy: { cost: e.HEAVY_QUERY_COST, concurrency: e.HEAVY_QUERY_CONCURRENCY, queue: e.HEAVY_QUERY_QUEUE, pointsPerSecond: e.HEAVY_QUERY_POINTS_PER_SECOND },
     },
     // On by default in production only.
     rateLimit:

@@ -80,7 +80,7 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
         maxComplexity: limits.maxComplexity,
         countRowsPerPoint: limits.countRowsPerPoint,
         bounds: services.costBounds,
-        gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs }),
+        gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs, pointsPerSecond: limits.heavy.pointsPerSecond }),
         charge: services.rateLimiter ? chargeTo(services.rateLimiter, services.config.opsToken) : undefined,
       }),
       executionBudgetPlugin({ timeoutMs: limits.requestTimeoutMs, maxFields: limits.maxResponseFields }),

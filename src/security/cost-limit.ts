@@ -83,7 +83,7 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
           }
           if (operation) await opts.charge?.(contextValue, cost, operation, fragments);
           // Charged first: a client over its budget is refused without waiting for a turn.
-          if (opts.gate && cost >= opts.gate.opts.heavyCost) release = await opts.gate.enter();
+          if (opts.gate && cost >= opts.gate.opts.heavyCost) release = await opts.gate.enter(cost);
         },
       };
     },
