@@ -79,7 +79,9 @@ const codes = (a: Answer) => (a.body.errors ?? []).map((e) => e.extensions?.code
 const FAST_MS = 1000;
 
 beforeAll(async () => {
-  app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', RATE_LIMIT: 'off' });
+  // Budgets and the heavy-request rate are tested in test/rate-limit.test.ts; here each
+  // attack must meet the bounds of a single request.
+  app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', RATE_LIMIT: 'off', HEAVY_QUERY_POINTS_PER_SECOND: '100000000' });
   // 6 roots, 3 children each, 5 levels: 726 categories; 5,000 items, 20,000 reviews.
   await seedCatalog(app.sql, { roots: 6, branching: 3, depth: 5, items: 5000, reviews: 20_000, unreviewedShare: 0.1 });
   await refreshViews(app.sql);

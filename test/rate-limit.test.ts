@@ -86,6 +86,23 @@ describe('rate limits', () => {
   });
 });
 
+describe('heavy requests', () => {
+  it('admits at most HEAVY_QUERY_POINTS_PER_SECOND of heavy cost, all clients together; light ones pass', async () => {
+    // Cost 1 + 100 × 40 = 4,001: heavy; 5,000 points a second admit one. The ops token is
+    // exempt from budgets, not from this.
+    const heavy = '{ gearItems(first: 100) { edges { node { id name reviewCount reviewRating category { id name } reviews(first: 10) { edges { node { id } } } } } } }';
+    const ops = { authorization: `Bearer ${OPS_TOKEN}` };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(a, heavy, ops)));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 200).length).toBe(1);
+    expect(statuses.filter((s) => s === 503).length).toBe(5);
+    const busy = answers.find((r) => r.status === 503)!;
+    expect(busy.headers.get('retry-after')).toBe('1');
+    expect(await busy.json()).toMatchObject({ errors: [{ extensions: { code: 'SERVICE_UNAVAILABLE' } }] });
+    expect((await post(a, PAGE, { 'x-client': 'light' })).status).toBe(200);
+  });
+});
+
 describe('refreshViews coalescing', () => {
   it('runs 50 concurrent refreshes of the same views as at most two', async () => {
     const before = (await refreshLog(app.sql)).length;
