@@ -62,12 +62,13 @@ export function sameKeyOverflow(document: DocumentNode, maxSameKey: number): str
 /**
  * Express middleware for the check above, before Apollo. The document is parsed once more
  * here (linear, and under the token cap: tens of microseconds); a document that does not
- * parse is left for Apollo to answer. Verdicts on accepted texts are kept (bounded), so a
- * client repeating its queries pays for the parse once.
+ * parse is left for Apollo to answer. Verdicts on accepted texts up to 4 KB are kept (1,000
+ * of them at most), so a client repeating its queries pays for the parse once.
  */
 export function documentShapeGuard(opts: { maxTokens: number; maxSameKey: number }): express.RequestHandler {
   const accepted = new Set<string>();
   const KEPT = 1000;
+  const KEPT_TEXT_CHARS = 4096;
   return (req, res, next) => {
     const query = (req.body as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string' || accepted.has(query)) return next();
@@ -82,8 +83,11 @@ export function documentShapeGuard(opts: { maxTokens: number; maxSameKey: number
       sendError(res, 400, 'GRAPHQL_VALIDATION_FAILED', problem);
       return;
     }
-    if (accepted.size >= KEPT) accepted.clear();
-    accepted.add(query);
+    // Only short texts are kept: 1,000 texts near the body limit would hold 100 MB.
+    if (query.length <= KEPT_TEXT_CHARS) {
+      if (accepted.size >= KEPT) accepted.clear();
+      accepted.add(query);
+    }
     next();
   };
 }
