@@ -52,6 +52,7 @@ const schema = z.object({
   RATE_LIMIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).optional()),
   RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(60_000)),
   RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(10)),
+  RATE_LIMIT_REQUEST_POINTS: z.preprocess(emptyAsUndefined, int(0, 1_000_000).default(50)),
   RATE_LIMIT_WRITES: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(20)),
   RATE_LIMIT_WRITES_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(60)),
   RATE_LIMIT_SYNC_MS: z.preprocess(emptyAsUndefined, int(50, 60_000).default(1000)),
@@ -97,6 +98,8 @@ export type Config = Readonly<{
   rateLimit: {
     points: number;
     windowSeconds: number;
+    /** Points every request costs on top of its query's cost, refused ones included. */
+    requestPoints: number;
     writes: number;
     writesWindowSeconds: number;
     /** How often local buckets are reconciled with the shared store (ms). */
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? {
             points: e.RATE_LIMIT_POINTS,
             windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+            requestPoints: e.RATE_LIMIT_REQUEST_POINTS,
             writes: e.RATE_LIMIT_WRITES,
             writesWindowSeconds: e.RATE_LIMIT_WRITES_WINDOW_SECONDS,
             syncMs: e.RATE_LIMIT_SYNC_MS,

@@ -18,7 +18,7 @@ const env = {
   HOST: '127.0.0.1',
   NODE_ENV: 'production',
   RATE_LIMIT: 'on',
-  RATE_LIMIT_POINTS: '250',
+  RATE_LIMIT_POINTS: '450',
   RATE_LIMIT_WINDOW_SECONDS: '60',
   RATE_LIMIT_WRITES: '3',
   RATE_LIMIT_SYNC_MS: '100',
@@ -42,7 +42,7 @@ afterAll(async () => {
 const post = (server: RunningServer, query: string, headers: Record<string, string> = {}) =>
   fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
 
-// Costs 1 + 20 × (edges + node + id) = 61 points: four fit in 250.
+// Costs 1 + 20 × (edges + node + id) = 61 points, plus 50 for the request: four fit in 450.
 const PAGE = '{ gearItems { edges { node { id } } } }';
 
 describe('rate limits', () => {
@@ -59,6 +59,16 @@ describe('rate limits', () => {
     // Another client is not affected; the ops token is exempt.
     expect((await post(a, PAGE, { 'x-client': 'two' })).status).toBe(200);
     expect((await post(a, PAGE, { 'x-client': 'one', authorization: `Bearer ${OPS_TOKEN}` })).status).toBe(200);
+  });
+
+  it('charges refused and malformed requests too', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const res = await fetch(a.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-client': 'sloppy' }, body: '{"query": "{ nope }"}' });
+      statuses.push(res.status);
+    }
+    // 50 points each: nine fit in 450.
+    expect(statuses).toEqual([...Array(9).fill(400), 429]);
   });
 
   it('shares the budget between instances through PostgreSQL, without a round trip per request', async () => {

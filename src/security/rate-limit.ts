@@ -126,9 +126,13 @@ export class RateLimiter {
     return this.syncing;
   }
 
-  /** Throws RATE_LIMITED when `client` has spent its read budget (before its body is read). */
+  /**
+   * Charges every request its base points before its body is read (so refused and malformed
+   * requests are paid for too); throws RATE_LIMITED when `client` has spent its read budget.
+   */
   async gate(client: string): Promise<void> {
-    const ms = Math.max(await this.reads.exhausted(client), 0);
+    const exhausted = await this.reads.exhausted(client);
+    const ms = exhausted || (await this.reads.spend(client, this.budget.requestPoints));
     if (ms) throw rateLimited(ms, 'reads');
   }
 
