@@ -159,6 +159,13 @@ describe('validation cannot be made slow', () => {
     console.info('worst documents under the caps:', timings);
   });
 
+  it('applies the same document checks to GET', async () => {
+    const query = `{ gearItem(id: "1") { ${'id '.repeat(900)} } }`;
+    const res = await fetch(`${base}/graphql?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': '1' } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }] });
+  });
+
   it('answers circular fragments 400, not 500', async () => {
     const a = await gql('{ category(id: "1") { ...A } } fragment A on Category { parent { ...B } } fragment B on Category { children { ...A } }');
     expect(a.status).toBe(400);
@@ -228,6 +235,15 @@ describe('HTTP hygiene', () => {
     const a = await post(`{"query":"query($v: [ID]) { __typename }","variables":{"v":${deep}}}`);
     expect(a.status).toBe(400);
     expect(codes(a)).toEqual(['BAD_USER_INPUT']);
+  });
+
+  it('answers variables nested 2,000 deep in a GET query string with 400', async () => {
+    const deep = '['.repeat(2000) + ']'.repeat(2000);
+    const res = await fetch(`${base}/graphql?query=${encodeURIComponent('query($v: [GearItemOrder!]) { gearItems(orderBy: $v) { totalCount } }')}&variables=${encodeURIComponent(`{"v":${deep}}`)}`, {
+      headers: { 'apollo-require-preflight': '1' },
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
   });
 
   it('answers a garbage deflate body with 400', async () => {

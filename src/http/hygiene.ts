@@ -33,9 +33,23 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-/** Refuses a body nested deeper than MAX_JSON_DEPTH before GraphQL looks at it. */
+/** A GET's `variables` and `extensions` are JSON in the query string; Apollo parses them later. */
+function getJson(req: express.Request): unknown[] {
+  if (req.method !== 'GET') return [];
+  const q = req.query as Record<string, unknown>;
+  return ['variables', 'extensions'].flatMap((k) => {
+    if (typeof q[k] !== 'string') return [];
+    try {
+      return [JSON.parse(q[k] as string)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Refuses a body (or a GET's JSON parameters) nested deeper than MAX_JSON_DEPTH before GraphQL looks at it. */
 export const jsonDepthGuard: express.RequestHandler = (req, res, next) => {
-  if (nestedDeeperThan(req.body, MAX_JSON_DEPTH)) {
+  if (nestedDeeperThan(req.body, MAX_JSON_DEPTH) || getJson(req).some((v) => nestedDeeperThan(v, MAX_JSON_DEPTH))) {
     sendError(res, 400, 'BAD_USER_INPUT', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
     return;
   }

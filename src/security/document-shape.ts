@@ -70,7 +70,8 @@ export function documentShapeGuard(opts: { maxTokens: number; maxSameKey: number
   const KEPT = 1000;
   const KEPT_TEXT_CHARS = 4096;
   return (req, res, next) => {
-    const query = (req.body as { query?: unknown } | undefined)?.query;
+    // POST bodies, and GET's query string (Apollo serves GET with a preflight header).
+    const query = (req.body as { query?: unknown } | undefined)?.query ?? (req.query as { query?: unknown } | undefined)?.query;
     if (typeof query !== 'string' || accepted.has(query)) return next();
     let document: DocumentNode;
     try {
