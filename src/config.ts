@@ -62,6 +62,7 @@ const schema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
   HTTP_MAX_CONNECTIONS: z.preprocess(emptyAsUndefined, int(1, 1_000_000).default(1000)),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.preprocess(emptyAsUndefined, int(0, 1_000_000).default(64)),
 });
 
 export type Config = Readonly<{
@@ -109,7 +110,7 @@ export type Config = Readonly<{
   } | null;
   /** express's `trust proxy` (unset: the socket's address is the client's). */
   trustProxy?: string;
-  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number };
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; maxConnectionsPerAddress: number };
   opsToken?: string;
   cursorSecret: string;
   refresh: {
@@ -171,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       maxConnections: e.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: e.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
     },
     opsToken: e.OPS_TOKEN,
     // Cursors are signed so that a tampered one is rejected; the key need not be secret

@@ -289,6 +289,23 @@ describe('HTTP hygiene', () => {
     expect(status).toBe(411);
   });
 
+  it('closes connections from one address past HTTP_MAX_CONNECTIONS_PER_ADDRESS', async () => {
+    const net = await import('node:net');
+    const cap = app.config.http.maxConnectionsPerAddress;
+    const sockets = await Promise.all(
+      Array.from({ length: cap + 5 }, () => new Promise<import('node:net').Socket>((resolve) => {
+        const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
+        s.on('error', () => {});
+      })),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const closed = sockets.filter((s) => s.destroyed || s.readableEnded).length;
+    expect(closed).toBeGreaterThanOrEqual(5);
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
   it('answers unknown routes with JSON', async () => {
     const res = await fetch(`${base}/nope`);
     expect(res.status).toBe(404);

@@ -13,6 +13,25 @@ export function applyHttpLimits(server: http.Server, limits: Config['http']): vo
   server.requestTimeout = limits.requestTimeoutMs;
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.maxConnections = limits.maxConnections;
+  // One address may not take every connection slot (slow bodies held for requestTimeout).
+  // Behind a proxy every client has the proxy's address: set it to 0 there.
+  if (limits.maxConnectionsPerAddress > 0) {
+    const open = new Map<string, number>();
+    server.on('connection', (socket) => {
+      const address = socket.remoteAddress ?? '';
+      const n = (open.get(address) ?? 0) + 1;
+      if (n > limits.maxConnectionsPerAddress) {
+        socket.destroy();
+        return;
+      }
+      open.set(address, n);
+      socket.once('close', () => {
+        const left = (open.get(address) ?? 1) - 1;
+        if (left > 0) open.set(address, left);
+        else open.delete(address);
+      });
+    });
+  }
 }
 
 /** Deepest JSON a request body may hold: real variables are a few levels deep. */
