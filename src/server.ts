@@ -4,21 +4,21 @@ import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/di
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
-import { GraphQLError, type FragmentDefinitionNode, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
 import { formatError, isPublicError, mapDatabaseError } from './errors';
-import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe, sendError } from './http/hygiene';
+import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe } from './http/hygiene';
 import { limitRules } from './limits';
 import { createSchema } from './schema';
 import { executionBudgetPlugin } from './security/budget';
 import { costLimitPlugin } from './security/cost-limit';
 import { HeavyGate } from './security/heavy-gate';
 import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
-import { clientKey, type RateLimiter } from './security/rate-limit';
-import { requireOpsToken } from './modules/auth/ops-token';
+import { clientKey, rateLimitGate } from './security/rate-limit';
+import { hasOpsToken } from './modules/auth/ops-token';
 
 export interface RunningServer {
   url: string;
@@ -53,7 +53,8 @@ const errorLogging: ApolloServerPlugin<Context> = {
 
 export async function createApollo(services: AppServices, httpServer?: http.Server): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
-  const { limits } = services.config;
+  const { limits, opsToken } = services.config;
+  const { rateLimiter } = services;
   // The cost model's figures must be known before the first request is priced.
   await services.costBounds.reload();
   const apollo = new ApolloServer<Context>({
@@ -81,31 +82,18 @@ export async function createApollo(services: AppServices, httpServer?: http.Serv
         countRowsPerPoint: limits.countRowsPerPoint,
         bounds: services.costBounds,
         gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs, pointsPerSecond: limits.heavy.pointsPerSecond }),
-        charge: services.rateLimiter ? chargeTo(services.rateLimiter, services.config.opsToken) : undefined,
+        // The ops token is exempt from rate limits; every other caller pays for what it asks.
+        charge: rateLimiter ? (ctx, cost, op, fragments) => (hasOpsToken(ctx.authorization, opsToken) ? Promise.resolve() : rateLimiter.charge(ctx.client, cost, op, fragments)) : undefined,
       }),
-      executionBudgetPlugin({ timeoutMs: limits.requestTimeoutMs, maxFields: limits.maxResponseFields }),
+      executionBudgetPlugin({
+        timeoutMs: limits.requestTimeoutMs,
+        maxFields: limits.maxResponseFields,
+        exempt: (ctx) => hasOpsToken(ctx.authorization, opsToken),
+      }),
       ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
     ],
   });
   return apollo;
-}
-
-/** The ops token is exempt from rate limits; every other caller pays the cost of what it asks. */
-function chargeTo(limiter: RateLimiter, opsToken: string | undefined) {
-  return async (ctx: Context, cost: number, operation: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>) => {
-    if (isOps(ctx.authorization, opsToken)) return;
-    await limiter.charge(ctx.client, cost, operation, fragments);
-  };
-}
-
-function isOps(authorization: string | undefined, opsToken: string | undefined): boolean {
-  if (!authorization || !opsToken) return false;
-  try {
-    requireOpsToken(authorization, opsToken);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -132,19 +120,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   });
   app.use(
     '/graphql',
-    // A client whose budget is spent is answered before its body is read.
-    async (req, res, next) => {
-      if (!limiter || isOps(req.header('authorization'), config.opsToken)) return next();
-      try {
-        await limiter.gate(clientKey(req, config.rateLimit?.keyHeader));
-        next();
-      } catch (err) {
-        const e = err as GraphQLError;
-        const seconds = e.extensions?.retryAfterSeconds as number;
-        res.setHeader('retry-after', String(seconds));
-        sendError(res, 429, 'RATE_LIMITED', e.message, { retryAfterSeconds: seconds });
-      }
-    },
+    // Every request pays its base points, and a spent budget is answered, before the body is read.
+    ...(limiter ? [rateLimitGate(limiter, config.rateLimit?.keyHeader, (req) => hasOpsToken(req.header('authorization'), config.opsToken))] : []),
     bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
     jsonDepthGuard,

@@ -324,7 +324,7 @@ describe('HTTP hygiene', () => {
 });
 
 describe('execution bounds', () => {
-  const slowSchema = async (timeoutMs: number, maxFields: number) => {
+  const slowSchema = async (timeoutMs: number, maxFields: number, exempt?: () => boolean) => {
     const { makeExecutableSchema } = await import('@graphql-tools/schema');
     const schema = makeExecutableSchema({
       typeDefs: 'type Query { slow: [Int!]! many: [Int!]! }',
@@ -335,10 +335,20 @@ describe('execution bounds', () => {
         },
       },
     });
-    const apollo = new ApolloServer({ schema, plugins: [executionBudgetPlugin({ timeoutMs, maxFields }) as never] });
+    const apollo = new ApolloServer({ schema, plugins: [executionBudgetPlugin({ timeoutMs, maxFields, exempt }) as never] });
     await apollo.start();
     return apollo;
   };
+
+  it('does not apply them to exempt (ops) requests', async () => {
+    const apollo = await slowSchema(100, 5, () => true);
+    try {
+      const slow = await apollo.executeOperation({ query: '{ slow }' });
+      expect(slow.body.kind === 'single' ? slow.body.singleResult : null).toEqual({ data: { slow: [1, 2, 3] } });
+    } finally {
+      await apollo.stop();
+    }
+  });
 
   it('answers REQUEST_TIMEOUT past the deadline, and RESPONSE_TOO_LARGE past the field cap', async () => {
     const apollo = await slowSchema(100, 5);

@@ -7,6 +7,8 @@ export interface ExecutionBudgetOptions {
   timeoutMs: number;
   /** Fields (objects and leaves) one response may hold. */
   maxFields: number;
+  /** Requests the bounds do not apply to (ops: a refresh has its own lock and statement timeouts). */
+  exempt?: (ctx: Context) => boolean;
 }
 
 /**
@@ -20,7 +22,8 @@ export function executionBudgetPlugin(opts: ExecutionBudgetOptions): ApolloServe
     async requestDidStart() {
       let stop: PublicError | null = null;
       return {
-        async executionDidStart() {
+        async executionDidStart({ contextValue }) {
+          if (opts.exempt?.(contextValue)) return;
           const deadline = performance.now() + opts.timeoutMs;
           const timedOut = () =>
             new PublicError('REQUEST_TIMEOUT', `The request ran past its ${opts.timeoutMs} ms deadline`, {

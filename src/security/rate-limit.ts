@@ -1,10 +1,12 @@
 import { HeaderMap } from '@apollo/server';
 import type { Knex } from '@mikro-orm/knex';
+import type express from 'express';
 import { createHash } from 'node:crypto';
 import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Config } from '../config';
 import { PublicError } from '../errors';
+import { sendError } from '../http/hygiene';
 import type { Logger } from '../logger';
 
 /** The table the shared buckets live in (migrations/Migration20261125200000_rate_limit.ts). */
@@ -146,6 +148,27 @@ export class RateLimiter {
     const ms = await this.reads.spend(client, cost);
     if (ms) throw rateLimited(ms, 'reads');
   }
+}
+
+/**
+ * Express middleware before the body is read: charges the request's base points, and
+ * answers 429 at once to a client whose budget is spent. `exempt` requests (the ops token)
+ * pass untouched.
+ */
+export function rateLimitGate(limiter: RateLimiter, keyHeader: string | undefined, exempt: (req: express.Request) => boolean): express.RequestHandler {
+  return async (req, res, next) => {
+    if (exempt(req)) return next();
+    try {
+      await limiter.gate(clientKey(req, keyHeader));
+    } catch (err) {
+      const e = err as PublicError;
+      const seconds = e.extensions?.retryAfterSeconds as number;
+      res.setHeader('retry-after', String(seconds));
+      sendError(res, 429, 'RATE_LIMITED', e.message, { retryAfterSeconds: seconds, budget: e.extensions?.budget });
+      return;
+    }
+    next();
+  };
 }
 
 export function rateLimited(ms: number, budget: 'reads' | 'writes'): PublicError {
