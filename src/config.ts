@@ -47,7 +47,7 @@ const schema = z.object({
   DEMO_DATA: bool,
   MAX_QUERY_DEPTH: z.preprocess(emptyAsUndefined, int(2, 100).default(12)),
   MAX_QUERY_COMPLEXITY: z.preprocess(emptyAsUndefined, int(10, 10_000_000).default(10_000)),
-  MAX_ALIASES: z.preprocess(emptyAsUndefined, int(1, 1000).default(30)),
+  MAX_ALIASES: z.preprocess(emptyAsUndefined, int(1, 1000).default(80)),
   MAX_BODY_BYTES: z.preprocess(emptyAsUndefined, int(1024, 50 * 1024 * 1024).default(100 * 1024)),
   OPS_TOKEN: optionalString,
   CURSOR_SECRET: optionalString,
@@ -57,6 +57,30 @@ const schema = z.object({
   CORS_ORIGINS: z.preprocess(emptyAsUndefined, z.string().optional().transform(parseOrigins)),
   CORS_CREDENTIALS: bool,
   METRICS_TOKEN: optionalString,
+  // Request bounds and rate limits: see docs/security.md.
+  MAX_QUERY_TOKENS: z.preprocess(emptyAsUndefined, int(50, 1_000_000).default(1000)),
+  MAX_QUERY_SELECTIONS: z.preprocess(emptyAsUndefined, int(10, 10_000_000).default(2000)),
+  COST_COUNT_ROWS_PER_POINT: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(20)),
+  REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
+  MAX_RESPONSE_FIELDS: z.preprocess(emptyAsUndefined, int(100, 100_000_000).default(50_000)),
+  HEAVY_QUERY_COST: z.preprocess(emptyAsUndefined, int(1, 100_000_000).default(2000)),
+  HEAVY_QUERY_CONCURRENCY: z.preprocess(emptyAsUndefined, int(1, 1000).default(1)),
+  HEAVY_QUERY_QUEUE: z.preprocess(emptyAsUndefined, int(0, 100_000).default(16)),
+  HEAVY_QUERY_POINTS_PER_SECOND: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(5000)),
+  RATE_LIMIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).optional()),
+  RATE_LIMIT_POINTS: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(60_000)),
+  RATE_LIMIT_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(10)),
+  RATE_LIMIT_REQUEST_POINTS: z.preprocess(emptyAsUndefined, int(0, 1_000_000).default(50)),
+  RATE_LIMIT_WRITES: z.preprocess(emptyAsUndefined, int(1, 1_000_000_000).default(20)),
+  RATE_LIMIT_WRITES_WINDOW_SECONDS: z.preprocess(emptyAsUndefined, int(1, 86_400).default(60)),
+  RATE_LIMIT_SYNC_MS: z.preprocess(emptyAsUndefined, int(50, 60_000).default(1000)),
+  RATE_LIMIT_KEY_HEADER: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').optional()),
+  TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(10_000)),
+  HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
+  HTTP_MAX_CONNECTIONS: z.preprocess(emptyAsUndefined, int(1, 1_000_000).default(1000)),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: z.preprocess(emptyAsUndefined, int(0, 1_000_000).default(64)),
 }).superRefine((e, ctx) => {
   // Standbys of the embedded database cannot exist; they would be another server's.
   if (e.DATABASE_REPLICA_URLS?.length && !e.DATABASE_URL) {
@@ -112,7 +136,40 @@ export type Config = Readonly<{
   embedded: { port: number; dataDir: string };
   /** Demo data is loaded into an empty catalog only on the embedded default, unless set. */
   demoData?: boolean;
-  limits: { maxDepth: number; maxComplexity: number; maxAliases: number; maxBodyBytes: number };
+  limits: {
+    maxDepth: number;
+    maxComplexity: number;
+    maxAliases: number;
+    maxBodyBytes: number;
+    /** Tokens a document may have: counted while parsing, which stops at the limit. */
+    maxTokens: number;
+    /** Selections an operation may have with every fragment spread expanded. */
+    maxSelections: number;
+    /** Rows a count may touch per cost point. */
+    countRowsPerPoint: number;
+    /** Execution deadline of one request (ms). */
+    requestTimeoutMs: number;
+    /** Fields one response may hold. */
+    maxResponseFields: number;
+    /** Requests costing at least `cost` run `concurrency` at a time, `queue` more wait. */
+    heavy: { cost: number; concurrency: number; queue: number; pointsPerSecond: number };
+  };
+  /** Cost budgets per client; null: off. */
+  rateLimit: {
+    points: number;
+    windowSeconds: number;
+    /** Points every request costs on top of its query's cost, refused ones included. */
+    requestPoints: number;
+    writes: number;
+    writesWindowSeconds: number;
+    /** How often local buckets are reconciled with the shared store (ms). */
+    syncMs: number;
+    /** Header that names the client instead of its IP address. */
+    keyHeader?: string;
+  } | null;
+  /** express's `trust proxy` (unset: the socket's address is the client's). */
+  trustProxy?: string;
+  http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; maxConnectionsPerAddress: number };
   opsToken?: string;
   cursorSecret: string;
   refresh: {
@@ -170,6 +227,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxComplexity: e.MAX_QUERY_COMPLEXITY,
       maxAliases: e.MAX_ALIASES,
       maxBodyBytes: e.MAX_BODY_BYTES,
+      maxTokens: e.MAX_QUERY_TOKENS,
+      maxSelections: e.MAX_QUERY_SELECTIONS,
+      countRowsPerPoint: e.COST_COUNT_ROWS_PER_POINT,
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      maxResponseFields: e.MAX_RESPONSE_FIELDS,
+      heavy: { cost: e.HEAVY_QUERY_COST, concurrency: e.HEAVY_QUERY_CONCURRENCY, queue: e.HEAVY_QUERY_QUEUE, pointsPerSecond: e.HEAVY_QUERY_POINTS_PER_SECOND },
+    },
+    // On by default in production only.
+    rateLimit:
+      (e.RATE_LIMIT ?? (e.NODE_ENV === 'production' ? 'on' : 'off')) === 'on'
+        ? {
+            points: e.RATE_LIMIT_POINTS,
+            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+            requestPoints: e.RATE_LIMIT_REQUEST_POINTS,
+            writes: e.RATE_LIMIT_WRITES,
+            writesWindowSeconds: e.RATE_LIMIT_WRITES_WINDOW_SECONDS,
+            syncMs: e.RATE_LIMIT_SYNC_MS,
+            keyHeader: e.RATE_LIMIT_KEY_HEADER?.toLowerCase(),
+          }
+        : null,
+    trustProxy: e.TRUST_PROXY,
+    http: {
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: e.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
     },
     opsToken: e.OPS_TOKEN,
     // Cursors are signed so that a tampered one is rejected; the key need not be secret

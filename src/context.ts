@@ -10,6 +10,8 @@ import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
 import { ViewService } from './modules/views/ops/views.service';
 import { createViewLoaders } from './modules/views/reads';
+import { CostBoundsCache } from './security/cost-bounds';
+import { RateLimiter } from './security/rate-limit';
 
 export function createLoaders(sql: Sql) {
   return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
@@ -24,6 +26,10 @@ export interface AppServices {
   cursors: CursorCodec;
   /** The materialized views: registry, refresh, freshness, schedule. */
   views: ViewService;
+  /** What the lists can return, for the cost model (security/cost.ts). */
+  costBounds: CostBoundsCache;
+  /** Cost budgets per client; null when RATE_LIMIT is off. */
+  rateLimiter: RateLimiter | null;
 }
 
 /** Everything a resolver may use, made fresh for each request. */
@@ -31,6 +37,8 @@ export interface Context {
   requestId: string;
   /** The raw Authorization header, checked only by operations that need a token. */
   authorization: string | undefined;
+  /** Who the request is from, for rate limits (security/rate-limit.ts clientKey). */
+  client: string;
   /**
    * Reads: on the request's read target (a standby, or the primary), with the short
    * statement timeout, a few connections at a time.
@@ -53,13 +61,16 @@ export interface Context {
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
-  return {
-    db,
-    config,
-    log,
-    cursors: new CursorCodec(config.cursorSecret),
-    views: new ViewService(db.primary, config, log, migratedViewVersions()),
-  };
+  const views = new ViewService(db.primary, config, log, migratedViewVersions());
+  const costBounds = new CostBoundsCache(
+    () => db.reads,
+    undefined,
+    (err) => log.warn({ err }, 'could not read the cost bounds; keeping the last ones'),
+  );
+  // The tree's figures change with its refresh.
+  views.observe({ refreshed: () => void costBounds.reload(), failed: () => {} });
+  const rateLimiter = config.rateLimit ? new RateLimiter(db.primaryPool, config.rateLimit, log) : null;
+  return { db, config, log, cursors: new CursorCodec(config.cursorSecret), views, costBounds, rateLimiter };
 }
 
 /**
@@ -81,6 +92,7 @@ class RequestContext implements Context {
     private readonly services: AppServices,
     readonly requestId: string,
     readonly authorization: string | undefined,
+    readonly client: string,
   ) {
     const onStatement = () => this.statements.count++;
     // The loaders read through this Sql too, so a later switch of target moves them as well.
@@ -99,6 +111,6 @@ class RequestContext implements Context {
   }
 }
 
-export function createContext(services: AppServices, req: { authorization?: string; requestId?: string }): Context {
-  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization);
+export function createContext(services: AppServices, req: { authorization?: string; requestId?: string; client?: string }): Context {
+  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization, req.client ?? 'local');
 }

@@ -9,6 +9,9 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'SERVICE_UNAVAILABLE'
+  | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
+  | 'RESPONSE_TOO_LARGE'
   | 'INTERNAL_SERVER_ERROR';
 
 /** An error the client caused or may act on; its message is safe to show. */
@@ -206,7 +209,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const original = unwrapResolverError(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
   const known = publicFormOf(original);
-  if (known) return { ...base, message: known.message, extensions: { ...known.extensions } };
+  if (known) {
+    // `http` (status, headers) is for Apollo to apply to the response, not for the body.
+    const { http: _http, ...extensions } = known.extensions;
+    return { ...base, message: known.message, extensions };
+  }
   if (original instanceof GraphQLError || original == null) {
     // Without a path it is about the request itself (parse, validation, variable coercion),
     // which Apollo does not always code: the client's to fix. With one, it is ours.

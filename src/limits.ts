@@ -1,10 +1,6 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
-import type { DocumentNode, GraphQLSchema, ValidationRule } from 'graphql';
-import depthLimit from 'graphql-depth-limit';
-import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
-import type { Context } from './context';
-import { PublicError } from './errors';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import type { ValidationRule } from 'graphql';
 
 export interface RequestLimits {
   maxDepth: number;
@@ -12,51 +8,16 @@ export interface RequestLimits {
   maxAliases: number;
 }
 
-/** Depth and alias limits, checked with the rest of validation: before any resolver runs. */
+/**
+ * Depth and alias limits, checked with the rest of validation: before any resolver runs.
+ * The depth rule (graphql-armor) walks each fragment once, so its time is linear in the
+ * document whatever the spreads; they run only after Apollo's recursive-selections limit
+ * has passed (see createApollo).
+ */
 export function limitRules(limits: RequestLimits): ValidationRule[] {
-  const aliases = maxAliasesRule({
-    n: limits.maxAliases,
-    // Report it as a validation error; thrown, Apollo would answer it as an internal one.
-    propagateOnRejection: false,
-    onReject: [(ctx, err) => ctx?.reportError(err)],
-  }) as ValidationRule;
-  return [depthLimit(limits.maxDepth), aliases];
-}
-
-const COSTS_KEPT_PER_DOCUMENT = 64;
-
-/** Refuses an operation whose estimated cost is over the limit, before it runs. */
-export function complexityPlugin(schema: GraphQLSchema, limits: RequestLimits): ApolloServerPlugin<Context> {
-  const costs = new WeakMap<DocumentNode, Map<string, number>>();
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ request, document }) {
-          // Apollo hands the same parsed document to every request with the same query text,
-          // so its cost is kept per document and variables rather than walked every time.
-          const key = `${request.operationName ?? ''}\0${JSON.stringify(request.variables ?? {})}`;
-          let known = costs.get(document);
-          if (!known) costs.set(document, (known = new Map()));
-          let cost = known.get(key);
-          if (cost === undefined) {
-            cost = getComplexity({
-              schema,
-              query: document,
-              operationName: request.operationName,
-              variables: request.variables,
-              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-            });
-            if (known.size < COSTS_KEPT_PER_DOCUMENT) known.set(key, cost);
-          }
-          if (cost > limits.maxComplexity) {
-            throw new PublicError(
-              'BAD_USER_INPUT',
-              `The query costs ${cost}, over the limit of ${limits.maxComplexity}: ask for smaller pages or fewer fields`,
-              { cost, limit: limits.maxComplexity, http: { status: 400 } },
-            );
-          }
-        },
-      };
-    },
-  };
+  // Reported as validation errors; thrown, Apollo would answer them as internal ones.
+  const report = { propagateOnRejection: false, onReject: [(ctx: { reportError(e: unknown): void } | null, err: unknown) => ctx?.reportError(err)] };
+  const aliases = maxAliasesRule({ n: limits.maxAliases, ...report } as never) as ValidationRule;
+  const depth = maxDepthRule({ n: limits.maxDepth, ...report } as never) as ValidationRule;
+  return [depth, aliases];
 }

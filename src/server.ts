@@ -13,11 +13,18 @@ import { sql } from './database/sql';
 import { classifyError, formatError } from './errors';
 import { corsMiddleware } from './http/cors';
 import { explorerRouter } from './http/explorer';
-import { complexityPlugin, limitRules } from './limits';
+import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe } from './http/hygiene';
+import { limitRules } from './limits';
 import { Metrics } from './metrics/metrics';
 import { opsPageRouter } from './ops-page/route';
 import { readRoutingPlugin } from './read-routing';
 import { createSchema } from './schema';
+import { executionBudgetPlugin } from './security/budget';
+import { costLimitPlugin } from './security/cost-limit';
+import { HeavyGate } from './security/heavy-gate';
+import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
+import { clientKey, rateLimitGate } from './security/rate-limit';
+import { hasOpsToken } from './modules/auth/ops-token';
 
 export interface RunningServer {
   url: string;
@@ -55,13 +62,22 @@ export async function createApollo(
   extraPlugins: ApolloServerPlugin<Context>[] = [],
 ): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
-  const { limits } = services.config;
+  const { limits, opsToken } = services.config;
+  const { rateLimiter } = services;
+  // The cost model's figures must be known before the first request is priced.
+  await services.costBounds.reload();
   const apollo = new ApolloServer<Context>({
     schema,
+    // Parsing stops at maxTokens; then every fragment spread expanded must stay under
+    // maxSelections, checked before the other rules (which Apollo runs only if it passes).
+    parseOptions: { maxTokens: limits.maxTokens },
+    maxRecursiveSelections: limits.maxSelections,
     validationRules: limitRules(limits),
     formatError,
     // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
     introspection: !services.config.isProduction,
+    // No "Did you mean …?" in production: it would list the schema that introspection hides.
+    hideSchemaDetailsFromClientErrors: services.config.isProduction,
     includeStacktraceInErrorResponses: false,
     // main.ts owns the signals: it drains this server, then closes the pool and the database.
     stopOnTerminationSignals: false,
@@ -70,7 +86,19 @@ export async function createApollo(
     plugins: [
       ApolloServerPluginCacheControlDisabled(),
       errorLogging,
-      complexityPlugin(schema, limits),
+      costLimitPlugin(schema, {
+        maxComplexity: limits.maxComplexity,
+        countRowsPerPoint: limits.countRowsPerPoint,
+        bounds: services.costBounds,
+        gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs, pointsPerSecond: limits.heavy.pointsPerSecond }),
+        // The ops token is exempt from rate limits; every other caller pays for what it asks.
+        charge: rateLimiter ? (ctx, cost, op, fragments) => (hasOpsToken(ctx.authorization, opsToken) ? Promise.resolve() : rateLimiter.charge(ctx.client, cost, op, fragments)) : undefined,
+      }),
+      executionBudgetPlugin({
+        timeoutMs: limits.requestTimeoutMs,
+        maxFields: limits.maxResponseFields,
+        exempt: (ctx) => hasOpsToken(ctx.authorization, opsToken),
+      }),
       readRoutingPlugin,
       ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
       ...extraPlugins,
@@ -85,24 +113,23 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const { config, db, log } = services;
   const app = express();
   app.disable('x-powered-by');
+  if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
+  applyHttpLimits(httpServer, config.http);
   const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
   const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
   await apollo.start();
+  const limiter = services.rateLimiter;
+  limiter?.start();
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  const ready = readinessProbe(() => db.reads.rows(sql.query`select 1`).then(() => true));
   app.get('/readyz', async (_req, res) => {
-    const ok = await Promise.race([
-      db.reads.rows(sql.query`select 1`).then(
-        () => true,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 2000).unref()),
-    ]);
+    const ok = await ready();
     res.status(ok ? 200 : 503).json({ status: ok ? 'ready' : 'database unavailable' });
   });
   app.get('/metrics', metrics.handler());
@@ -111,7 +138,12 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   if (!config.isProduction) app.use(explorerRouter());
   app.use(
     '/graphql',
+    // Every request pays its base points, and a spent budget is answered, before the body is read.
+    ...(limiter ? [rateLimitGate(limiter, config.rateLimit?.keyHeader, (req) => hasOpsToken(req.header('authorization'), config.opsToken))] : []),
+    bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
+    jsonDepthGuard,
+    documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const given = req.header('x-request-id');
@@ -120,22 +152,14 @@ export async function startServer(services: AppServices): Promise<RunningServer>
         // Node keeps only the first of repeated Authorization headers; joined, they match no
         // bearer token, so an ambiguous request is refused rather than read one way.
         const authorization = req.headersDistinct.authorization?.join(', ');
-        return createContext(services, { authorization, requestId });
+        return createContext(services, { authorization, requestId, client: clientKey(req, config.rateLimit?.keyHeader) });
       },
     }),
   );
 
   // Express's own error pages are HTML with a stack in development: answer JSON instead.
-  app.use((err: { type?: string; status?: number }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
-    const [status, code, message] =
-      err.type === 'entity.too.large'
-        ? [413, 'BAD_USER_INPUT', `The request body is over ${config.limits.maxBodyBytes} bytes`]
-        : err.type === 'entity.parse.failed' || err.type === 'encoding.unsupported' || err.type === 'charset.unsupported'
-          ? [400, 'BAD_USER_INPUT', 'The request body is not valid JSON']
-          : [500, 'INTERNAL_SERVER_ERROR', 'Internal server error'];
-    if (status === 500) log.error({ err }, 'unexpected HTTP error');
-    res.status(status).json({ errors: [{ message, extensions: { code } }] });
-  });
+  app.use(notFound);
+  app.use(httpErrorHandler(config.limits.maxBodyBytes, log));
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
@@ -149,6 +173,9 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     port,
     apollo,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
-    stop: () => apollo.stop().finally(unobserve),
+    stop: async () => {
+      await apollo.stop().finally(unobserve);
+      await limiter?.stop();
+    },
   };
 }

@@ -26,8 +26,7 @@ let app: TestApp;
 let model: ItemsModel;
 
 beforeAll(async () => {
-  // The alias cap is raised here as the cost model (issue 10) will: aliases count in the cost.
-  app = await createTestApp({ MAX_ALIASES: '200' });
+  app = await createTestApp();
   model = await buildItemsModel(app.sql);
 });
 

@@ -380,7 +380,9 @@ function requestCases(): { label: string; body: string; headers?: Record<string,
     { label: 'unknown field', body: encode({ query: '{ gearItem(id: "1") { password } }' }), expect: V },
     { label: 'introspection in production', body: encode({ query: '{ __schema { types { name } } }' }), expect: V },
     { label: 'fragment cycle', body: encode({ query: '{ category(id: "1") { ...A } } fragment A on Category { parent { ...B } } fragment B on Category { parent { ...A } }' }), expect: V },
-    { label: 'alias flood', body: encode({ query: `{ ${aliases} }` }), expect: V },
+    // Over the token cap: refused while parsing, before validation.
+    { label: 'alias flood', body: encode({ query: `{ ${aliases} }` }), expect: ['GRAPHQL_PARSE_FAILED'] },
+    { label: 'alias flood under the token cap', body: encode({ query: `{ ${Array.from({ length: app.config.limits.maxAliases + 1 }, (_, i) => `a${i}: gearItem(id: "1") { id }`).join(' ')} }` }), expect: V },
     { label: 'too deep', body: encode({ query: `{ category(id: "1") { ${deep} } }` }), expect: V },
     { label: 'too costly', body: encode({ query: '{ gearItems(first: 100) { edges { node { reviews(first: 100) { edges { node { body } } } } } } }' }), expect: [...BAD] },
     { label: 'body over the limit', body: encode({ query: '{ __typename }', pad: 'x'.repeat(200 * 1024) }), expect: [...BAD] },
@@ -392,7 +394,8 @@ function requestCases(): { label: string; body: string; headers?: Record<string,
 // ---- the suite ---------------------------------------------------------------------------
 
 beforeAll(async () => {
-  app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' });
+  // Rate limits are tested in test/attacks.test.ts; here every input must reach the resolvers.
+  app = await createTestApp({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', RATE_LIMIT: 'off' });
   server = await startServer(createServices(app.db, app.config, app.services.log));
   base = `http://127.0.0.1:${server.port}`;
   const root = await addCategory(app.sql, 'Camping');

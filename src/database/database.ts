@@ -25,6 +25,8 @@ export interface Database {
   reads: Sql;
   /** For writes, refreshes, advisory locks and the refresh log. */
   primary: Sql;
+  /** The pool behind `primary`, for libraries that take a pg pool (the rate limiter's shared store). */
+  primaryPool: pg.Pool;
   /** Where requests read: the standbys in rotation, or the primary (replicas.ts). */
   router: ReadRouter;
   /** A request's reads: one target for the whole request (see ReadRouter). */
@@ -88,6 +90,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
   return {
     reads: new Sql(reads),
     primary: new Sql(primary),
+    primaryPool: primary,
     router,
     readSession: () => router.session(),
     listPools: () => [...named],

@@ -49,6 +49,15 @@ export async function startContender(
       // As `npm start` runs it, in production mode, on the bench database.
       script = join(ROOT, 'dist', 'src', 'main.js');
       Object.assign(env, { DATABASE_URL: opts.databaseUrl, HOST: '127.0.0.1', PORT: String(opts.port), DEMO_DATA: 'false' });
+      // The bench measures the query engine from one address at full speed: per-client budgets
+      // and the heavy-request gate would measure themselves (BENCH_RATE_LIMIT=on keeps the
+      // budgets, never spent; docs/security.md has the limiter's cost on against off).
+      Object.assign(env, {
+        RATE_LIMIT: process.env.BENCH_RATE_LIMIT ?? 'off',
+        RATE_LIMIT_POINTS: '1000000000',
+        HEAVY_QUERY_COST: '100000000',
+        HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
+      });
       delete env.LOG_LEVEL;
       request = (c) => ({ url: `${base}/graphql`, body: JSON.stringify({ query: tallyQuery(c, opts.rootId) }) });
       break;

@@ -83,6 +83,13 @@ export const now = () => performance.now() - T0;
 
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const fresh = new http.Agent({ keepAlive: false });
+/** Keep-alive agents bound to one loopback address each: a client the server sees as its own IP. */
+const fromAddress = new Map<string, http.Agent>();
+const agentFrom = (localAddress: string) => {
+  let agent = fromAddress.get(localAddress);
+  if (!agent) fromAddress.set(localAddress, (agent = new http.Agent({ keepAlive: true, maxSockets: 8, localAddress })));
+  return agent;
+};
 
 /**
  * POSTs one GraphQL request with node:http (its agent can be told not to reuse sockets, so a
@@ -93,7 +100,7 @@ export function gql(
   base: string,
   query: string,
   variables: Record<string, unknown> = {},
-  opts: { token?: string; timeoutMs?: number; reuse?: boolean } = {},
+  opts: { token?: string; timeoutMs?: number; reuse?: boolean; localAddress?: string } = {},
 ): Promise<Outcome> {
   const at = now();
   const body = JSON.stringify({ query, variables });
@@ -103,7 +110,7 @@ export function gql(
       `${base}/graphql`,
       {
         method: 'POST',
-        agent: opts.reuse === false ? fresh : keepAlive,
+        agent: opts.localAddress ? agentFrom(opts.localAddress) : opts.reuse === false ? fresh : keepAlive,
         headers: {
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(body),

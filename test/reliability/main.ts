@@ -59,11 +59,12 @@ const REFRESH = 'mutation($c: Boolean) { refreshViews(concurrently: $c) { refres
 /** A reader: walks up to five pages by cursor, with a filtered page and the tree in between. */
 function reader(base: string, opts: { reuse?: boolean; timeoutMs?: number } = {}) {
   const cursors = new Map<number, string | null>();
-  return async (client: number, i: number): Promise<Outcome> => {
-    if (i % 7 === 5) return gql(base, BUSY, {}, opts);
-    if (i % 7 === 6) return gql(base, TREE, {}, opts);
+  return async (client: number, i: number, localAddress?: string): Promise<Outcome> => {
+    const o2 = localAddress ? { ...opts, localAddress } : opts;
+    if (i % 7 === 5) return gql(base, BUSY, {}, o2);
+    if (i % 7 === 6) return gql(base, TREE, {}, o2);
     const after = i % 35 === 0 ? null : (cursors.get(client) ?? null);
-    const o = await gql(base, PAGE, { after }, opts);
+    const o = await gql(base, PAGE, { after }, o2);
     const page = (o.data as { gearItems?: { pageInfo: { endCursor: string | null; hasNextPage: boolean } } } | undefined)?.gearItems;
     cursors.set(client, page?.pageInfo.hasNextPage ? page.pageInfo.endCursor : null);
     return o;
@@ -93,7 +94,7 @@ async function phase(readersOn: string[], refresh?: { concurrently: boolean; ref
 
 async function partLoad(url: string) {
   console.log(`\n1. Load while refreshing (${CLIENTS} clients, ${PHASE_S} s per phase, ${ITEMS} items, ${REVIEWS} reviews)`);
-  const a = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production' });
+  const a = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production', RATE_LIMIT: 'off' });
   try {
     await phase([a.base]); // warm-up: plans, pool, JIT
     const idle = await phase([a.base]);
@@ -111,7 +112,7 @@ async function partLoad(url: string) {
     check(conc.refreshes.length > 0 && conc.refreshes.every((o) => o.code === 'ok'), 'every concurrent refresh round succeeded');
 
     console.log('\n   Two server processes on one database, both refreshing all views in a loop, under load');
-    const b = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production' });
+    const b = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production', RATE_LIMIT: 'off' });
     try {
       const monitor = new Client({ connectionString: url });
       await monitor.connect();
@@ -159,7 +160,7 @@ async function viewDigests(client: Client): Promise<Record<string, string>> {
 async function partOutage(start: () => Promise<EmbeddedDatabase>, cluster: EmbeddedDatabase, url: string) {
   console.log('\n2. The database stopped and started under load');
   const OUTAGE_MS = 6000;
-  const server = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production' });
+  const server = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production', RATE_LIMIT: 'off' });
   const admin = new Client({ connectionString: url });
   await admin.connect();
   const itemId = (await admin.query<{ id: number }>('select min(id) as id from gear_item')).rows[0].id;
@@ -284,7 +285,7 @@ async function partShutdown() {
   rmSync(SHUTDOWN_DATA_DIR, { recursive: true, force: true });
   for (const suffix of ['.password', '.ops-token']) rmSync(`${SHUTDOWN_DATA_DIR}${suffix}`, { force: true });
   const pgPort = await freePort();
-  const envFor = { EMBEDDED_PG_PORT: String(pgPort), EMBEDDED_PG_DATA_DIR: SHUTDOWN_DATA_DIR, NODE_ENV: 'production', LOG_LEVEL: 'info' };
+  const envFor = { EMBEDDED_PG_PORT: String(pgPort), EMBEDDED_PG_DATA_DIR: SHUTDOWN_DATA_DIR, NODE_ENV: 'production', LOG_LEVEL: 'info', RATE_LIMIT: 'off' };
   let server: ServerProcess = await startServerProcess(envFor, 240_000);
   const until = now() + 60_000;
   let stopAt = Infinity;
@@ -509,6 +510,115 @@ async function partReplica() {
   }
 }
 
+
+// ---- 4. attack -------------------------------------------------------------------------
+
+const ATTACKERS = env('RELIABILITY_ATTACKERS', 8);
+const HONEST = env('RELIABILITY_HONEST', 4);
+/** Think time of an honest client between two requests (ms). */
+const HONEST_PAUSE_MS = env('RELIABILITY_HONEST_PAUSE_MS', 400);
+const RSS_LIMIT_MB = env('RELIABILITY_RSS_LIMIT_MB', 512);
+/** Long enough for a p99 of a few hundred honest requests at that pace. */
+const ATTACK_PHASE_S = env('RELIABILITY_ATTACK_PHASE_SECONDS', 20);
+
+/** The heaviest requests the server accepts (each near the cost limit), and ones it refuses. */
+function attackRequests(): { label: string; query: string }[] {
+  const counts = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `c${i}: gearItems(first: 0, filter: { nameContains: "${'aeiou'[i % 5]}" }) { totalCount }`).join(' ')} }`;
+  let walk = 'id name';
+  for (let i = 0; i < 4; i++) walk = `parent { a: children { ${walk} } b: children { ${walk} } }`;
+  const levels = 40;
+  const frags = Array.from({ length: levels }, (_, i) =>
+    i === levels - 1 ? `fragment F${i} on Category { id name }` : `fragment F${i} on Category { ...F${i + 1} parent { ...F${i + 1} } }`,
+  );
+  return [
+    // accepted, heavy
+    { label: 'counts', query: counts(9) },
+    { label: 'big page with reviews', query: '{ gearItems(first: 100, orderBy: [{ field: NAME, direction: DESC }]) { edges { node { id name description reviewCount reviewRating lastReviewedAt category { name itemCount reviewCount } reviews(first: 8) { edges { node { rating body createdAt } } } } } } }' },
+    { label: 'whole tree', query: '{ categoryTree { id name depth path parentId category { name itemCount reviewCount reviewRating children { id name } } } }' },
+    { label: 'filtered sorted page', query: '{ gearItems(first: 100, filter: { nameContains: "e", reviewRating: { gte: 1 } }, orderBy: [{ field: REVIEW_RATING, direction: DESC }, { field: REVIEW_COUNT }]) { totalCount edges { node { id name reviewRating } } } }' },
+    // refused
+    { label: 'tree walk', query: `{ categoryTree { category { ${walk} } } }` },
+    { label: 'fragment doubling', query: `{ category(id: "1") { ...F0 } } ${frags.join(' ')}` },
+    { label: 'field repeated', query: `{ gearItem(id: "1") { ${'id '.repeat(985)} } }` },
+    { label: 'field repeated 33,000 times', query: `{ ${'__typename '.repeat(33_000)} }` },
+    { label: 'counts', query: counts(30) },
+  ];
+}
+
+function rssMb(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+async function partAttack(url: string) {
+  console.log(`\n4. Attack: ${ATTACKERS} attackers sending the heaviest accepted and refused requests, ${HONEST} honest clients reading pages (${ATTACK_PHASE_S} s per phase, rate limits on)`);
+  const server = await startServerProcess({ DATABASE_URL: url, NODE_ENV: 'production' });
+  const pid = server.child.pid!;
+  let peakRss = rssMb(pid);
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(pid))), 100);
+  try {
+    // Each client has its own loopback address: the server sees (and budgets) it as its own IP.
+    const honestFrom = (c: number) => `127.0.1.${c + 1}`;
+    const attackerFrom = (c: number) => `127.0.2.${c + 1}`;
+    const honestPhase = async () => {
+      const read = reader(server.base);
+      const until = now() + ATTACK_PHASE_S * 1000;
+      return closedLoop(HONEST, until, async (c, i) => {
+        const o = await readAs(read, c, i, honestFrom(c));
+        await sleep(HONEST_PAUSE_MS);
+        return o;
+      });
+    };
+    await honestPhase(); // warm-up
+    const idle = await honestPhase();
+    const requests = attackRequests();
+    const attackUntil = now() + ATTACK_PHASE_S * 1000 + 1000;
+    const attacks = closedLoop(ATTACKERS, attackUntil, (c, i) => {
+      const r = requests[(c + i) % requests.length];
+      return gql(server.base, r.query, {}, { localAddress: attackerFrom(c), timeoutMs: 30_000 }).then((o) => ({ ...o, code: `${r.label}: ${o.code}` }));
+    });
+    await sleep(1000);
+    const health: number[] = [];
+    const probing = (async () => {
+      while (now() < attackUntil - 500) {
+        const t0 = performance.now();
+        const res = await fetch(`${server.base}/healthz`, { signal: AbortSignal.timeout(10_000) }).catch(() => null);
+        health.push(res?.ok ? performance.now() - t0 : Infinity);
+        await sleep(100);
+      }
+    })();
+    const underAttack = await honestPhase();
+    const attacked = await attacks;
+    await probing;
+    const idleFig = latencyLine('honest clients, idle', idle, ATTACK_PHASE_S);
+    const attackFig = latencyLine('honest clients, under attack', underAttack, ATTACK_PHASE_S);
+    const p95 = (o: Outcome[]) => fmt(percentile(o.filter((x) => x.code === 'ok').map((x) => x.ms), 95));
+    console.log(`  honest p95: idle ${p95(idle)} ms, under attack ${p95(underAttack)} ms; idle errors ${JSON.stringify(idleFig.codes)}`);
+    const accepted = attacked.filter((o) => o.code.endsWith(': ok'));
+    console.log(`  attack requests accepted and run: ${accepted.length}, p50 ${fmt(percentile(accepted.map((o) => o.ms), 50))} ms, max ${fmt(Math.max(...accepted.map((o) => o.ms)))} ms`);
+    console.log(`  attackers: ${attacked.length} requests, ${JSON.stringify(countBy(attacked))}`);
+    console.log(`  /healthz during the attack: ${health.length} probes, slowest ${fmt(Math.max(...health))} ms; server peak RSS ${fmt(peakRss)} MB`);
+    check(attackFig.errors === 0, `honest clients saw no error under attack (${JSON.stringify(attackFig.codes)})`);
+    check(attackFig.p99 <= 3 * idleFig.p99, `honest p99 under attack ${fmt(attackFig.p99)} ms is at most 3× idle p99 ${fmt(idleFig.p99)} ms`);
+    check(health.length > 0 && health.every((ms) => ms < 1000), '/healthz answered within a second throughout');
+    check(peakRss < RSS_LIMIT_MB, `server RSS stayed under ${RSS_LIMIT_MB} MB (peak ${fmt(peakRss)} MB)`);
+    check(server.child.exitCode === null, 'the server did not crash');
+    check(!attacked.some((o) => /INTERNAL_SERVER_ERROR|HTTP_5\d\d|NOT_JSON|ECONNRESET|CLIENT_TIMEOUT/.test(o.code)), 'every attack request got a coded answer: no internal error, reset or silence');
+  } finally {
+    clearInterval(sampler);
+    check((await stopServerProcess(server)) === 0, 'the attacked server stopped with exit code 0');
+  }
+}
+
+/** One honest read from `localAddress`. */
+function readAs(read: ReturnType<typeof reader>, c: number, i: number, localAddress: string): Promise<Outcome> {
+  return read(c, i, localAddress);
+}
+
 const skip = async (): Promise<Outcome> => {
   await sleep(50);
   return { at: now(), ms: 0, code: 'SKIPPED' };
@@ -516,8 +626,8 @@ const skip = async (): Promise<Outcome> => {
 
 async function main() {
   if (!existsSync('dist/src/main.js')) throw new Error('build first: npm run build');
-  const parts = (process.env.RELIABILITY_PARTS ?? 'load,outage,shutdown,replica').split(',');
-  if (!parts.some((p) => ['load', 'outage', 'shutdown'].includes(p))) {
+  const parts = (process.env.RELIABILITY_PARTS ?? 'load,outage,shutdown,attack,replica').split(',');
+  if (!parts.some((p) => ['load', 'outage', 'shutdown', 'attack'].includes(p))) {
     if (parts.includes('replica')) await partReplica();
     console.log(failures.length ? `\n${failures.length} check(s) failed` : '\nall checks passed');
     process.exit(failures.length ? 1 : 0);
@@ -540,6 +650,7 @@ async function main() {
     } finally {
       await db.close();
     }
+    if (parts.includes('attack')) await partAttack(url);
     if (parts.includes('load')) await partLoad(url);
     if (parts.includes('outage')) cluster = await partOutage(start, cluster, url);
     if (parts.includes('shutdown')) await partShutdown();

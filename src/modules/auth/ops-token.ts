@@ -24,6 +24,17 @@ export function requireOpsToken(authorization: string | undefined, opsToken: str
   if (!timingSafeEqual(digest(given), digest(opsToken))) throw new ForbiddenError('The token is not this server’s OPS_TOKEN');
 }
 
+/** True when `authorization` carries the ops token (no error: for exemptions such as rate limits). */
+export function hasOpsToken(authorization: string | undefined, opsToken: string | undefined): boolean {
+  if (!authorization || !opsToken) return false;
+  try {
+    requireOpsToken(authorization, opsToken);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** type-graphql middleware for the ops-only operations: the token is checked before any argument. */
 export const OpsOnly: MiddlewareFn<Context> = ({ context }, next) => {
   requireOpsToken(context.authorization, context.config.opsToken);

@@ -28,4 +28,5 @@ export const { ConnectionType: GearItemConnection, ConnectionResolver: GearItemC
   GearItemNode,
   'GearItem',
   'All items that match the filter, whatever the page.',
+  (b) => b.items,
 );

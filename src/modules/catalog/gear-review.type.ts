@@ -24,4 +24,5 @@ export const { ConnectionType: GearReviewConnection, ConnectionResolver: GearRev
   GearReviewNode,
   'GearReview',
   "All of the item's reviews, whatever the page (live, not cached).",
+  (b) => b.maxReviewsPerItem,
 );

@@ -4,6 +4,8 @@ import { BadUserInputError } from '../../errors';
 import { parseId, parseOptionalId } from '../common/ids';
 import { encodeNodeId } from '../common/node';
 import { readCategoryTree } from '../views/reads';
+import { listCost } from '../../security/cost';
+import { treeNodesBound } from '../../security/cost-bounds';
 import { CategoryNode, CategoryTreeNodeType } from './category.type';
 
 @Resolver(() => CategoryNode)
@@ -19,6 +21,8 @@ in depth-first pre-order: every node right after its parent, siblings by name,
 then id. rootId: start at this category (itself included); omitted: all roots.
 maxDepth: how many levels below the start to include (0: the start alone);
 omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
+    // Costs the nodes it can return: from the cached tree, down to maxDepth.
+    complexity: listCost((args, b) => treeNodesBound(b, args.rootId != null, typeof args.maxDepth === 'number' ? args.maxDepth : null)),
   })
   async categoryTree(
     @Ctx() ctx: Context,
@@ -45,7 +49,11 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     return c.parentId == null ? null : ctx.loaders.categories.load(c.parentId);
   }
 
-  @FieldResolver(() => [CategoryNode], { description: 'Direct children, by name, then id.' })
+  @FieldResolver(() => [CategoryNode], {
+    description: 'Direct children, by name, then id.',
+    // Costs the largest fan-out of any category.
+    complexity: listCost((_args, b) => b.maxFanout),
+  })
   children(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<CategoryNode[]> {
     return ctx.loaders.children.load(c.id);
   }

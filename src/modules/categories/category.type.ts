@@ -1,4 +1,5 @@
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { listCost } from '../../security/cost';
 import { NodeInterface } from '../common/node';
 
 @ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface })
@@ -27,6 +28,9 @@ export class CategoryTreeNodeType {
   @Field(() => Int, { description: '0 for a root category.' })
   depth!: number;
 
-  @Field(() => [ID], { description: 'Ids from the root down to this category, itself included.' })
+  @Field(() => [ID], {
+    description: 'Ids from the root down to this category, itself included.',
+    complexity: listCost((_args, b) => b.maxDepth + 1),
+  })
   path!: number[];
 }

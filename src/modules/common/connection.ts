@@ -1,7 +1,9 @@
 import { Kind, type GraphQLResolveInfo } from 'graphql';
-import { Field, FieldResolver, Int, ObjectType, Resolver, Root, type ClassType } from 'type-graphql';
+import { Extensions, Field, FieldResolver, Int, ObjectType, Resolver, Root, type ClassType } from 'type-graphql';
 import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { BadUserInputError } from '../../errors';
+import type { CostBounds } from '../../security/cost-bounds';
+import { connectionCost, countCost } from '../../security/cost';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
@@ -45,7 +47,13 @@ export interface Page<T> {
  * which runs Page.countAll only when a client selects it: a page alone costs no count query.
  * Both classes must be listed in the schema.
  */
-export function connectionTypes<T extends object>(node: ClassType<T>, name: string, totalCountDescription: string) {
+export function connectionTypes<T extends object>(
+  node: ClassType<T>,
+  name: string,
+  totalCountDescription: string,
+  /** The most rows totalCount may count: what it costs (see security/cost.ts). */
+  countRows: (b: CostBounds) => number,
+) {
   @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
   class EdgeType {
     @Field({ description: 'Pass as `after` to get what follows this edge, or as `before` to get what precedes it.' })
@@ -66,7 +74,8 @@ export function connectionTypes<T extends object>(node: ClassType<T>, name: stri
 
   @Resolver(() => ConnectionType)
   class ConnectionResolver {
-    @FieldResolver(() => Int, { description: totalCountDescription })
+    @FieldResolver(() => Int, { description: totalCountDescription, complexity: countCost(countRows) })
+    @Extensions({ countRows })
     totalCount(@Root() page: Page<T>): Promise<number> {
       return page.countAll();
     }
@@ -169,14 +178,8 @@ function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
 }
 
 /**
- * Query cost of a connection field: what one element costs times the page size asked for
- * (clamped to what checkFirst accepts; out-of-range sizes get their own error), plus one.
- * `last` is charged as `first` is; when the field also writes `first` (refused at run time
- * when both have values), the larger of the two.
+ * Query cost of a connection field: what one edge costs times the page size asked for
+ * (`first` or `last`, clamped to what checkFirst accepts; out-of-range sizes get their own
+ * error), plus each totalCount once, plus one (see security/cost.ts).
  */
-export const pageComplexity: ComplexityEstimator = ({ args, childComplexity, node }) => {
-  const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
-  const writesFirst = node.arguments?.some((a) => a.name.value === 'first') ?? false;
-  const size = typeof args.last === 'number' ? (writesFirst ? Math.max(args.last, first) : args.last) : first;
-  return 1 + childComplexity * Math.min(Math.max(size, 0), MAX_PAGE_SIZE);
-};
+export const pageComplexity: ComplexityEstimator = connectionCost(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);

@@ -1,7 +1,7 @@
 import { Arg, Ctx, ID, Query, Resolver } from 'type-graphql';
-import type { ComplexityEstimator } from 'graphql-query-complexity';
 import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
+import { listCost } from '../../security/cost';
 import { asNode, decodeNodeId, MAX_NODE_IDS, NodeInterface, type NodeTypeName } from '../common/node';
 
 // Refetch by global id (Relay's Node interface): every lookup goes through the request's
@@ -20,10 +20,7 @@ async function loadNode(ctx: Context, nodeId: string): Promise<object | null> {
 }
 
 /** `nodes` costs what its selection costs per id given (at most MAX_NODE_IDS), plus one. */
-const nodesComplexity: ComplexityEstimator = ({ args, childComplexity }) => {
-  const n = Array.isArray(args.nodeIds) ? args.nodeIds.length : 0;
-  return 1 + childComplexity * Math.min(n, MAX_NODE_IDS);
-};
+const nodesComplexity = listCost((args) => Math.min(Array.isArray(args.nodeIds) ? args.nodeIds.length : 0, MAX_NODE_IDS));
 
 @Resolver()
 export class NodeResolver {

@@ -6,9 +6,10 @@ import type { ViewVersions } from '../names';
 import { refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
 import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './registry';
 import { readViewStatuses, type ViewStatus } from './status';
+import { RefreshCoalescer } from './refresh-coalescer';
 import { readViewVersions } from './versions';
 
-/** Told of every refresh run this service makes (metrics); must not throw. */
+/** Told of every refresh run this service makes (metrics, the cost model's figures); must not throw. */
 export interface RefreshObserver {
   refreshed(results: readonly ViewRefreshResult[], by: RefreshedBy): void;
   failed(err: ViewRefreshError, by: RefreshedBy): void;
@@ -26,6 +27,7 @@ export class ViewService {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private readonly observers = new Set<RefreshObserver>();
+  private readonly coalesce = new RefreshCoalescer<ViewRefreshResult[]>();
 
   /**
    * `db`: the primary (refreshes write, and take advisory locks). `expected`: the view
@@ -59,24 +61,30 @@ export class ViewService {
   ): Promise<ViewRefreshResult[]> {
     const registry = await this.registry();
     // Unknown names are rejected here, before the run waits its turn.
-    registry.withDependants(request.views);
-    return this.oneAtATime(() =>
-      refreshViews(this.db, registry, {
-        ...request,
-        by,
-        log,
-        statementTimeoutMs: this.config.refresh.statementTimeoutMs,
-        lockTimeoutMs: this.config.refresh.lockTimeoutMs,
+    const views = registry.withDependants(request.views);
+    // A caller that would wait behind a run of the same views, not yet begun, joins it: that
+    // run begins after the call, so it sees everything the caller could have wanted refreshed.
+    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false]);
+    return this.coalesce.run(key, (started) =>
+      this.oneAtATime(() => {
+        started();
+        return refreshViews(this.db, registry, {
+          ...request,
+          by,
+          log,
+          statementTimeoutMs: this.config.refresh.statementTimeoutMs,
+          lockTimeoutMs: this.config.refresh.lockTimeoutMs,
+        }).then(
+          (results) => {
+            for (const o of this.observers) o.refreshed(results, by);
+            return results;
+          },
+          (err: unknown) => {
+            if (err instanceof ViewRefreshError) for (const o of this.observers) o.failed(err, by);
+            throw err;
+          },
+        );
       }),
-    ).then(
-      (results) => {
-        for (const o of this.observers) o.refreshed(results, by);
-        return results;
-      },
-      (err: unknown) => {
-        if (err instanceof ViewRefreshError) for (const o of this.observers) o.failed(err, by);
-        throw err;
-      },
     );
   }
 
