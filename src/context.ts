@@ -7,6 +7,7 @@ import type { Logger } from './logger';
 import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
 import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
+import { ChangeListener } from './modules/views/ops/notifications';
 import { ViewService } from './modules/views/ops/views.service';
 import { createViewLoaders } from './modules/views/reads';
 
@@ -23,6 +24,8 @@ export interface AppServices {
   cursors: CursorCodec;
   /** The materialized views: registry, refresh, freshness, schedule. */
   views: ViewService;
+  /** Data versions per table and view, from the change channel (started by main). */
+  changes: ChangeListener;
 }
 
 /** Everything a resolver may use, made fresh for each request. */
@@ -44,12 +47,14 @@ export interface Context {
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
+  const changes = new ChangeListener({ url: db.url, log });
   return {
     db,
     config,
     log,
     cursors: new CursorCodec(config.cursorSecret),
-    views: new ViewService(db.primary, config, log, migratedViewVersions()),
+    views: new ViewService(db.primary, config, log, migratedViewVersions(), changes),
+    changes,
   };
 }
 

@@ -15,6 +15,8 @@ export type DatabaseOptions = Pick<Config['db'], 'poolMax' | 'primaryPoolMax' | 
  * connections. (MikroORM runs the migrations only: see migrate.ts.)
  */
 export interface Database {
+  /** Where the pools connect (the primary; the change listener connects there too). */
+  url: string;
   /** For GraphQL reads; scope it per request with `reads.scoped(...)`. */
   reads: Sql;
   /** For writes, refreshes, advisory locks and the refresh log. */
@@ -40,6 +42,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
     onIdleError,
   });
   return {
+    url: opts.url,
     reads: new Sql(reads),
     primary: new Sql(primary),
     pools: { reads, primary },
