@@ -101,7 +101,9 @@ export class StalenessScheduler {
       const readers = this.registry!.views.filter((v) => v.tables.includes(e.change.name)).map((v) => v.name);
       if (readers.length) this.mark(this.registry!.withDependants(readers).map((v) => v.name), e.change.at, e.change.at);
     } else if (e.type !== 'change') {
-      // Connected: what happened while deaf is in the database. Disconnected: poll it.
+      // Connected: what happened while deaf is in the database, and views that failed while
+      // it was away (most likely for that reason) are tried at once. Disconnected: poll it.
+      if (e.type === 'connected') for (const f of this.failing.values()) f.retryAt = 0;
       this.reconcileLoop();
     }
   }
