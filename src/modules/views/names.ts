@@ -10,9 +10,10 @@ export type ManagedViewName = (typeof MANAGED_VIEW_NAMES)[number];
 /**
  * Tables the views module keeps beside the views by hand-written DDL and triggers, out of
  * schema diffing: items created since gear_item_stats was refreshed, and when each table a
- * view reads from last changed, and the last failed refresh of each view.
+ * view reads from last changed (and what each view's last refresh saw of it), and the last
+ * failed refresh of each view.
  */
-export const VIEW_SIDE_TABLES = ['gear_item_stats_pending', 'view_source_change', 'view_refresh_failure'] as const;
+export const VIEW_SIDE_TABLES = ['gear_item_stats_pending', 'view_source_change', 'view_source_seen', 'view_refresh_failure'] as const;
 
 /** The statement-level trigger that stamps view_source_change; every table a view reads needs it. */
 export const CHANGE_TRIGGER_NAME = 'view_source_changed';

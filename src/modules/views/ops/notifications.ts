@@ -159,7 +159,11 @@ export class ChangeListener {
       this.lost(client, err as Error);
       return;
     }
-    if (client !== this.client) return;
+    if (client !== this.client) {
+      // Closed (or replaced) while connecting.
+      await client.end().catch(() => {});
+      return;
+    }
     this.live = true;
     this.attempt = 0;
     this.epoch++;

@@ -129,6 +129,15 @@ async function refreshOne(tx: Sql, view: ManagedView, concurrently: boolean, by:
        from t
      returning started_at, finished_at, duration_ms`,
   );
+  // What it saw of each table it reads: the change trigger starts a new run of stamps once
+  // every reader has seen the last one (staleSince, docs/freshness.md).
+  if (view.tables.length) {
+    await tx.rows(
+      sql.query`insert into view_source_seen (table_name, view_name, snapshot)
+       select t, ${viewName}, ${sql.value(state.snapshot)} from unnest(${sql.value(view.tables)}::text[]) as t
+       on conflict (table_name, view_name) do update set snapshot = excluded.snapshot`,
+    );
+  }
   // Announced at commit, and only if the run commits (docs/freshness.md).
   await tx.rows(sql.query`select pg_notify(${sql.value(CHANGE_CHANNEL)}, ${sql.value(`v:${view.name}`)})`);
   await tx.rows(

@@ -20,9 +20,10 @@ export interface ViewStatus {
   lastRefreshError: RefreshFailure | null;
 }
 
-// Per view: its last refresh; per table, the earliest stamp of a transaction that refresh
-// did not see (not visible in the snapshot it took before refreshing; every stamp when it
-// was never refreshed); per view it reads, the earliest refresh of it that this view did
+// Per view: its last refresh; per table, the earliest change that refresh did not see (not
+// visible in the snapshot it took before refreshing; every stamp when it was never
+// refreshed): of a stamp row it did not see, the first stamp of the row's current run when
+// it missed that too (exact), else the row's last (an upper bound); per view it reads, the earliest refresh of it that this view did
 // not see; and its last failed refresh. Visibility, unlike clock times, is exact for a
 // write that began before the refresh and committed after it. Refreshes of other views are
 // looked for among the log rows since the oldest of the views' last refreshes.
@@ -38,7 +39,10 @@ const statusSql = (names: string[]) => sql.query`
          l.xid is not null as refreshed,
          l.started_at, l.finished_at, l.duration_ms,
          (select coalesce(json_object_agg(t.table_name, t.since), '{}') from (
-            select s.table_name, min(s.changed_at) as since from view_source_change s
+            select s.table_name,
+                   min(case when l.snap is null or not pg_visible_in_snapshot(s.first_xid::text::xid8, l.snap)
+                            then s.first_at else s.changed_at end) as since
+              from view_source_change s
              where l.snap is null or not pg_visible_in_snapshot(s.changed_xid::text::xid8, l.snap)
              group by s.table_name) t) as tables_changed,
          (select coalesce(json_object_agg(o.view_name, o.since), '{}') from (
