@@ -13,6 +13,11 @@ import { Migration } from '@mikro-orm/migrations';
 //   first_xid): a run starts again when the row's previous stamp was seen by every view that
 //   reads the table, which each refresh records in view_source_seen (its snapshot, per table
 //   it reads). Writers only read view_source_seen; only refreshes write it.
+// - With the setting tally.notify_changes = 'first' (ALTER DATABASE … SET, for writers'
+//   sessions), a write is announced only when it starts a new run in its row, i.e. at most
+//   once per backend and refresh cycle: NOTIFY serialises the commits of the transactions
+//   that send it, which costs write throughput (docs/freshness.md). Default: every writing
+//   transaction.
 // - view_refresh_failure: the last failed refresh of each view, written after the failed
 //   run rolled back, so every instance can report it.
 export class Migration20261125000000_view_change_notify extends Migration {
@@ -34,6 +39,8 @@ export class Migration20261125000000_view_change_notify extends Migration {
       $$;`);
     this.addSql(`
       create or replace function view_source_touch() returns trigger language plpgsql as $$
+      declare
+        started boolean;
       begin
         insert into view_source_change as c (table_name, shard, changed_at, changed_xid, first_at, first_xid)
         values (tg_table_schema || '.' || tg_table_name, pg_backend_pid() % 64, clock_timestamp(), pg_current_xact_id()::text::bigint,
@@ -44,8 +51,11 @@ export class Migration20261125000000_view_change_notify extends Migration {
                 select case when r.seen then excluded.first_at else c.first_at end,
                        case when r.seen then excluded.first_xid else c.first_xid end
                   from (select view_source_seen_by_all(c.table_name, c.changed_xid) as seen) r)
-          where c.changed_xid <> excluded.changed_xid;
-        perform pg_notify('tally_changes', 't:' || tg_table_schema || '.' || tg_table_name);
+          where c.changed_xid <> excluded.changed_xid
+        returning c.first_xid = c.changed_xid into started;
+        if started or coalesce(current_setting('tally.notify_changes', true), '') <> 'first' then
+          perform pg_notify('tally_changes', 't:' || tg_table_schema || '.' || tg_table_name);
+        end if;
         return null;
       end $$;`);
     this.addSql(`create table view_refresh_failure (

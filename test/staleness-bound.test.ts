@@ -237,7 +237,7 @@ describe('REFRESH_MAX_STALENESS_SECONDS', () => {
     const after = await waitFor('gear_item_stats refreshed after the lock went', async () => {
       const f = await freshness();
       return !f.gear_item_stats.stale && !f.category_stats.stale ? f : undefined;
-    }, 40_000);
+    }, 60_000);
     expect(after.gear_item_stats.lastRefreshError).toBeNull();
     const runs = await newRows(before, 'gear_item_stats');
     expect(runs.length).toBe(1);

@@ -22,8 +22,9 @@ DATABASE_URL's server (required), in a database of its own, tally_freshness_<sca
 (created and seeded on first use; each run adds the reviews it writes).
 
 1. Writes per second: 8 clients inserting single reviews, each in its own transaction,
-   with the change trigger as migrated (stamp + NOTIFY, one listener connected), with the
-   trigger as it was before notifications (stamp only), and with no trigger; interleaved.
+   with the change trigger as migrated (stamp + NOTIFY, one listener connected), the same
+   with tally.notify_changes = 'first' in the writers' sessions, the same with nobody listening, the trigger without its NOTIFY (stamp only), and with no trigger;
+   interleaved.
 2. Commit to refreshed: a server's staleness bound (REFRESH_MAX_STALENESS_SECONDS=--bound)
    in this process; one review at a time on an idle database, then while 8 clients write:
    from the write's commit to the end of the first gear_item_stats refresh that sees it.
@@ -37,18 +38,7 @@ DATABASE_URL's server (required), in a database of its own, tally_freshness_<sca
 
 const WRITERS = 8;
 
-// The trigger function before migration 20261125000000 (the stamp, without NOTIFY).
-const STAMP_ONLY = `
-  create or replace function view_source_touch() returns trigger language plpgsql as $$
-  begin
-    insert into view_source_change as c (table_name, shard, changed_at, changed_xid)
-    values (tg_table_schema || '.' || tg_table_name, pg_backend_pid() % 64, clock_timestamp(), pg_current_xact_id()::text::bigint)
-    on conflict (table_name, shard) do update set changed_at = excluded.changed_at, changed_xid = excluded.changed_xid
-      where c.changed_xid <> excluded.changed_xid;
-    return null;
-  end $$;`;
-
-type Variant = 'notify' | 'notify, nobody listening' | 'stamp only' | 'no trigger';
+type Variant = 'notify' | 'notify first' | 'notify, nobody listening' | 'stamp only' | 'no trigger';
 
 async function main() {
   const { values } = parseArgs({
@@ -83,18 +73,19 @@ async function main() {
   let heard = 0;
   listener.on('notification', () => heard++);
   await listener.query(`listen ${CHANGE_CHANNEL}`);
-  const throughput: Record<Variant, number[]> = { notify: [], 'notify, nobody listening': [], 'stamp only': [], 'no trigger': [] };
+  const throughput: Record<Variant, number[]> = { notify: [], 'notify first': [], 'notify, nobody listening': [], 'stamp only': [], 'no trigger': [] };
   try {
     for (let r = 0; r < rounds; r++) {
       for (const variant of Object.keys(throughput) as Variant[]) {
         await withClient(url, async (c) => {
           await c.query(original);
           await c.query('alter table gear_review enable trigger view_source_changed');
-          if (variant === 'stamp only') await c.query(STAMP_ONLY);
+          // The function as migrated, less its NOTIFY.
+          if (variant === 'stamp only') await c.query(original.replace(/perform pg_notify\([^;]*\);/, ''));
           await listener.query(variant === 'notify, nobody listening' ? `unlisten ${CHANGE_CHANNEL}` : `listen ${CHANGE_CHANNEL}`);
           if (variant === 'no trigger') await c.query('alter table gear_review disable trigger view_source_changed');
         });
-        const n = await writeFor(url, itemCount, seconds * 1000);
+        const n = await writeFor(url, itemCount, seconds * 1000, variant === 'notify first' ? "set tally.notify_changes = 'first'" : null);
         throughput[variant].push(n / seconds);
         say(`round ${r + 1}, ${variant}: ${(n / seconds).toFixed(0)} writes/s`);
       }
@@ -161,12 +152,13 @@ interface Sample {
 }
 
 /** 8 clients inserting one review per transaction for `ms`; returns the number committed. */
-async function writeFor(url: string, itemCount: number, ms: number): Promise<number> {
+async function writeFor(url: string, itemCount: number, ms: number, setup: string | null = null): Promise<number> {
   const until = Date.now() + ms;
   const counts = await Promise.all(
     Array.from({ length: WRITERS }, async () => {
       const c = new pg.Client({ connectionString: url, application_name: 'bench-writer' });
       await c.connect();
+      if (setup) await c.query(setup);
       let n = 0;
       try {
         while (Date.now() < until) {
@@ -285,6 +277,7 @@ function markdown(r: {
 | change trigger | writes/s (median) | range | against stamp only |
 |---|---|---|---|
 ${row('notify')}
+${row('notify first')}
 ${row('notify, nobody listening')}
 ${row('stamp only')}
 ${row('no trigger')}

@@ -1,3 +1,4 @@
+import { sql, type Sql } from '../../../database/sql';
 import { ViewRefreshError } from '../../../errors';
 import type { Logger } from '../../../logger';
 import type { ChangeEvent, ChangeListener } from './notifications';
@@ -25,6 +26,21 @@ export interface StalenessOptions {
   retry?: { initialMs: number; maxMs: number };
   /** How often the database's own view of staleness is read while listening (a safety net). */
   reconcileMs?: number;
+  /**
+   * The database's tally.notify_changes: 'all' (every writing transaction is announced) or
+   * 'first' (only the first change per backend and refresh cycle: no debounce is possible,
+   * so pending views wait for the deadline, and the database is read after every run and
+   * twice per bound to find writes that were not announced).
+   */
+  notifyMode?: NotifyMode;
+}
+
+export type NotifyMode = 'all' | 'first';
+
+/** The tally.notify_changes setting writers' sessions get (ALTER DATABASE … SET). */
+export async function readNotifyMode(db: Sql): Promise<NotifyMode> {
+  const row = await db.one<{ mode: string | null }>(sql.query`select current_setting('tally.notify_changes', true) as mode`);
+  return row?.mode === 'first' ? 'first' : 'all';
 }
 
 interface Pending {
@@ -60,6 +76,7 @@ export class StalenessScheduler {
   private readonly margin: number;
   private readonly retry: { initialMs: number; maxMs: number };
   private readonly reconcileMs: number;
+  private readonly first: boolean;
 
   constructor(
     private readonly views: Refresher,
@@ -69,7 +86,8 @@ export class StalenessScheduler {
     // Starting a little before the bound leaves room for the notification's and the queue's delays.
     this.margin = Math.min(500, opts.maxStalenessMs * 0.1);
     this.retry = opts.retry ?? { initialMs: 1000, maxMs: Math.max(30_000, opts.maxStalenessMs) };
-    this.reconcileMs = opts.reconcileMs ?? Math.max(30_000, opts.maxStalenessMs);
+    this.first = opts.notifyMode === 'first';
+    this.reconcileMs = opts.reconcileMs ?? (this.first ? Math.max(500, opts.maxStalenessMs / 2) : Math.max(30_000, opts.maxStalenessMs));
   }
 
   async start(): Promise<void> {
@@ -120,7 +138,8 @@ export class StalenessScheduler {
   }
 
   private dueAt(name: string, p: Pending): number {
-    const due = Math.min(p.last + this.opts.debounceMs, p.first + this.opts.maxStalenessMs - this.margin);
+    const deadline = p.first + this.opts.maxStalenessMs - this.margin;
+    const due = this.first ? deadline : Math.min(p.last + this.opts.debounceMs, deadline);
     return Math.max(due, this.failing.get(name)?.retryAt ?? 0);
   }
 
@@ -152,6 +171,8 @@ export class StalenessScheduler {
       try {
         const done = await this.views.refresh({ views: todo, onlyStale: true, skip }, 'freshness');
         for (const name of [...todo, ...done.map((r) => r.name)]) this.failing.delete(name);
+        // A write that continued a run during the refresh was not announced: find it now.
+        if (this.first) await this.reconcile();
         return;
       } catch (err) {
         const failed = err instanceof ViewRefreshError ? err.view : null;

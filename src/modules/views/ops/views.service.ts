@@ -6,7 +6,7 @@ import type { ViewVersions } from '../names';
 import { refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
 import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './registry';
 import type { ChangeListener } from './notifications';
-import { StalenessScheduler } from './staleness';
+import { StalenessScheduler, readNotifyMode } from './staleness';
 import { readViewStatuses, type ViewStatus } from './status';
 import { readViewVersions } from './versions';
 
@@ -97,9 +97,10 @@ export class ViewService {
     const bound = this.config.refresh.maxStalenessSeconds;
     if (bound && this.changes && !this.staleness) {
       const { debounceMs } = this.config.refresh;
-      this.staleness = new StalenessScheduler(this, this.changes, { maxStalenessMs: bound * 1000, debounceMs, log: this.log });
+      const notifyMode = await readNotifyMode(this.db);
+      this.staleness = new StalenessScheduler(this, this.changes, { maxStalenessMs: bound * 1000, debounceMs, notifyMode, log: this.log });
       await this.staleness.start();
-      this.log.info({ maxStalenessSeconds: bound, debounceMs }, 'staleness bound in force');
+      this.log.info({ maxStalenessSeconds: bound, debounceMs, notifyMode }, 'staleness bound in force');
     }
   }
 
