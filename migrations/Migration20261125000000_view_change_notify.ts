@@ -31,12 +31,6 @@ export class Migration20261125000000_view_change_notify extends Migration {
     this.addSql(`alter table view_source_change add column first_at timestamptz, add column first_xid bigint;`);
     this.addSql(`update view_source_change set first_at = changed_at, first_xid = changed_xid;`);
     this.addSql(`alter table view_source_change alter column first_at set not null, alter column first_xid set not null;`);
-    // True when every view that recorded what it saw of the table has seen transaction x.
-    this.addSql(`
-      create function view_source_seen_by_all(t text, x bigint) returns boolean language sql stable as $$
-        select coalesce(bool_and(pg_visible_in_snapshot(x::text::xid8, s.snapshot::pg_snapshot)), false)
-          from view_source_seen s where s.table_name = t
-      $$;`);
     this.addSql(`
       create or replace function view_source_touch() returns trigger language plpgsql as $$
       declare
@@ -50,7 +44,10 @@ export class Migration20261125000000_view_change_notify extends Migration {
               (first_at, first_xid) = (
                 select case when r.seen then excluded.first_at else c.first_at end,
                        case when r.seen then excluded.first_xid else c.first_xid end
-                  from (select view_source_seen_by_all(c.table_name, c.changed_xid) as seen) r)
+                  -- Seen by every view that recorded what it saw of the table (in the statement,
+                  -- not a function: plpgsql keeps its plan).
+                  from (select coalesce(bool_and(pg_visible_in_snapshot(c.changed_xid::text::xid8, s.snapshot::pg_snapshot)), false) as seen
+                          from view_source_seen s where s.table_name = c.table_name) r)
           where c.changed_xid <> excluded.changed_xid
         returning c.first_xid = c.changed_xid into started;
         if started or coalesce(current_setting('tally.notify_changes', true), '') <> 'first' then
@@ -79,7 +76,6 @@ export class Migration20261125000000_view_change_notify extends Migration {
           where c.changed_xid <> excluded.changed_xid;
         return null;
       end $$;`);
-    this.addSql(`drop function if exists view_source_seen_by_all(text, bigint);`);
     this.addSql(`drop table if exists view_source_seen;`);
   }
 }
