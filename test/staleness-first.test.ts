@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { Client } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '../src/modules/views/ops/notifications';
 import { AddReviewDocument, ItemDocument, RefreshViewsDocument } from './generated/graphql';
@@ -72,5 +73,30 @@ describe("tally.notify_changes = 'first'", () => {
     await waitFor('reviewCount to move', async () => (await reviewCount()) === count + 1, 10_000);
     const [run] = (await refreshLog(app.sql)).filter((r) => r.id > before && r.view === 'gear_item_stats');
     expect(run.startedUs - committedUs).toBeLessThan(BOUND_S * 1e6);
+  });
+
+  it('finds a write that was not announced (its run began before a refresh it committed after)', async () => {
+    await waitFor('no view stale', async () => (await app.services.views.statuses()).every((s) => !s.stale), 15_000);
+    const count = await reviewCount();
+    const writer = new Client({ connectionString: app.url });
+    await writer.connect();
+    try {
+      const before = (await refreshLog(app.sql)).at(-1)?.id ?? 0;
+      heard.length = 0;
+      await writer.query('insert into gear_review (gear_item_id, rating) values ($1, 5)', [itemId]);
+      await writer.query('begin');
+      // Continues the run the first write began, which no refresh has seen yet: not announced.
+      await writer.query('insert into gear_review (gear_item_id, rating) values ($1, 1)', [itemId]);
+      await waitFor('the refresh of the first write', async () =>
+        (await refreshLog(app.sql)).some((r) => r.id > before && r.view === 'gear_item_stats'),
+      );
+      await writer.query('commit');
+    } finally {
+      await writer.end();
+    }
+    const announced = heard.length;
+    expect(announced).toBe(1);
+    await waitFor('reviewCount to take in the unannounced write', async () => (await reviewCount()) === count + 2, 10_000);
+    expect(heard.filter((h) => h === 'public.gear_review').length).toBe(announced);
   });
 });
