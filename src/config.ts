@@ -52,6 +52,8 @@ const schema = z.object({
   OPS_TOKEN: optionalString,
   CURSOR_SECRET: optionalString,
   REFRESH_INTERVAL_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
+  REFRESH_MAX_STALENESS_SECONDS: z.preprocess(emptyAsUndefined, int(0, 86_400).optional()),
+  REFRESH_DEBOUNCE_MS: z.preprocess(emptyAsUndefined, int(0, 3_600_000).optional()),
   REFRESH_STATEMENT_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
   REFRESH_LOCK_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 86_400_000).default(300_000)),
   CORS_ORIGINS: z.preprocess(emptyAsUndefined, z.string().optional().transform(parseOrigins)),
@@ -175,6 +177,10 @@ export type Config = Readonly<{
   refresh: {
     /** Refresh the stale views on this period; null: no scheduled refresh. */
     intervalSeconds: number | null;
+    /** Refresh a view within this many seconds (plus its refresh time) of a change; null: off (docs/freshness.md). */
+    maxStalenessSeconds: number | null;
+    /** Quiet time after a change before refreshing, unless the bound comes first (ms). */
+    debounceMs: number;
     /** statement_timeout of each REFRESH MATERIALIZED VIEW (ms). */
     statementTimeoutMs: number;
     /** How long a refresh waits for another refresher of the same views (ms). */
@@ -261,6 +267,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cursorSecret: e.CURSOR_SECRET ?? 'tally-cursor-v1',
     refresh: {
       intervalSeconds: e.REFRESH_INTERVAL_SECONDS ? e.REFRESH_INTERVAL_SECONDS : null,
+      maxStalenessSeconds: e.REFRESH_MAX_STALENESS_SECONDS ? e.REFRESH_MAX_STALENESS_SECONDS : null,
+      // Default: 5% of the bound, between 10 ms and 2 s.
+      debounceMs: e.REFRESH_DEBOUNCE_MS ?? Math.min(2000, Math.max(10, (e.REFRESH_MAX_STALENESS_SECONDS ?? 0) * 50)),
       statementTimeoutMs: e.REFRESH_STATEMENT_TIMEOUT_MS,
       lockTimeoutMs: e.REFRESH_LOCK_TIMEOUT_MS,
     },

@@ -8,6 +8,7 @@ import type { Logger } from './logger';
 import { createCatalogLoaders } from './modules/catalog/catalog.loaders';
 import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
+import { ChangeListener } from './modules/views/ops/notifications';
 import { ViewService } from './modules/views/ops/views.service';
 import { createViewLoaders } from './modules/views/reads';
 import { CostBoundsCache } from './security/cost-bounds';
@@ -30,6 +31,8 @@ export interface AppServices {
   costBounds: CostBoundsCache;
   /** Cost budgets per client; null when RATE_LIMIT is off. */
   rateLimiter: RateLimiter | null;
+  /** Data versions per table and view, from the change channel (started by main). */
+  changes: ChangeListener;
 }
 
 /** Everything a resolver may use, made fresh for each request. */
@@ -61,7 +64,8 @@ export interface Context {
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
-  const views = new ViewService(db.primary, config, log, migratedViewVersions());
+  const changes = new ChangeListener({ url: db.url, log });
+  const views = new ViewService(db.primary, config, log, migratedViewVersions(), changes);
   const costBounds = new CostBoundsCache(
     () => db.reads,
     undefined,
@@ -70,7 +74,7 @@ export function createServices(db: Database, config: Config, log: Logger): AppSe
   // The tree's figures change with its refresh.
   views.observe({ refreshed: () => void costBounds.reload(), failed: () => {} });
   const rateLimiter = config.rateLimit ? new RateLimiter(db.primaryPool, config.rateLimit, log) : null;
-  return { db, config, log, cursors: new CursorCodec(config.cursorSecret), views, costBounds, rateLimiter };
+  return { db, config, log, cursors: new CursorCodec(config.cursorSecret), views, changes, costBounds, rateLimiter };
 }
 
 /**

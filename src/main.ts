@@ -5,6 +5,7 @@ import { openMigratedDatabase, type OpenedDatabase } from './database/bootstrap'
 import { loadDotEnv } from './env-file';
 import { createLogger } from './logger';
 import { withDevOpsToken } from './modules/auth/ops-token';
+import type { ChangeListener } from './modules/views/ops/notifications';
 import type { ViewService } from './modules/views/ops/views.service';
 import { startServer, type RunningServer } from './server';
 import { assertPortFree } from './startup-checks';
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   let db: Promise<OpenedDatabase | null> | undefined;
   let server: RunningServer | undefined;
   let views: ViewService | undefined;
+  let changes: ChangeListener | undefined;
   let stopping = false;
 
   // Registered before anything starts, so that a signal during start-up (say, while the
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
     try {
       views?.stop();
       await server?.stop();
+      await changes?.close();
       await (await db)?.close();
       log.info('stopped');
       process.exit(0);
@@ -63,9 +66,13 @@ async function main(): Promise<void> {
     const services = createServices(opened.db, await withDevOpsToken(config, log), log);
     // Checks the views (failing fast, naming what is missing) and starts the refresh schedule.
     views = services.views;
+    // The change listener first: the staleness bound that start() may begin subscribes to it.
+    changes = services.changes;
+    changes.start();
     await views.start();
     server = await startServer(services);
   } catch (err) {
+    await changes?.close();
     await opened.close();
     throw err;
   }

@@ -228,7 +228,7 @@ describe('/metrics', () => {
       log: createLogger('silent'),
       viewStatuses: async () => {
         if (fail) throw new Error('connection refused');
-        return [{ name: 'v', dependsOn: [], populated: true, stale: true, lastRefreshedAt: null, lastRefreshStartedAt: null, lastRefreshDurationMs: null }];
+        return [{ name: 'v', dependsOn: [], populated: true, stale: true, lastRefreshedAt: null, lastRefreshStartedAt: null, lastRefreshDurationMs: null, staleSince: null, lastRefreshError: null }];
       },
       poolStats: () => ({ reads: { inUse: 1, idle: 2, waiting: 3 } }),
     });

@@ -8,6 +8,7 @@ import {
   CreateCategoryDocument,
   CreateGearItemDocument,
   RefreshViewsDocument,
+  ViewFreshnessDocument,
   ViewStatusesDocument,
   type ViewStatusesQuery,
 } from './generated/graphql';
@@ -171,6 +172,34 @@ describe('stale', () => {
       ['category_stats', true],
     ]);
     expect(await staleViews()).toEqual([]);
+  });
+
+  it('dates staleness from the first write a view has not seen, through the views that read it', async () => {
+    await refresh();
+    const freshness = async () =>
+      Object.fromEntries((await app.exec(ViewFreshnessDocument)).data!.materializedViews.map((s) => [s.name, s]));
+    for (const s of Object.values(await freshness())) expect(s).toMatchObject({ stale: false, staleSince: null, maxStalenessSeconds: null });
+    const before = (await app.sql.one<{ at: Date }>('select clock_timestamp() as at'))!.at;
+    await app.exec(AddReviewDocument, { input: { gearItemId: String(itemId), rating: 3 } });
+    const after = (await app.sql.one<{ at: Date }>('select clock_timestamp() as at'))!.at;
+    await app.exec(AddReviewDocument, { input: { gearItemId: String(itemId), rating: 4 } });
+    const first = await freshness();
+    const since = Date.parse(first.gear_item_stats.staleSince!);
+    expect(since).toBeGreaterThanOrEqual(before.getTime());
+    expect(since).toBeLessThanOrEqual(after.getTime());
+    // category_stats reads reviews through gear_item_stats: stale since the same write.
+    expect(first.category_stats.staleSince).toBe(first.gear_item_stats.staleSince);
+    expect(first.category_tree.staleSince).toBeNull();
+    // Refreshing category_stats alone: it is still behind gear_item_stats' changes.
+    await refresh(['category_stats']);
+    expect((await freshness()).category_stats.staleSince).toBe(first.gear_item_stats.staleSince);
+    await refresh(['gear_item_stats']);
+    for (const s of Object.values(await freshness())) expect(s.staleSince).toBeNull();
+    // Seen by every view that reads the table, the old writes no longer date anything.
+    const later = (await app.sql.one<{ at: Date }>('select clock_timestamp() as at'))!.at;
+    await app.exec(AddReviewDocument, { input: { gearItemId: String(itemId), rating: 5 } });
+    expect(Date.parse((await freshness()).gear_item_stats.staleSince!)).toBeGreaterThanOrEqual(later.getTime());
+    await refresh();
   });
 
   it('keeps the log short: one row per refresh, written by the refresh', async () => {

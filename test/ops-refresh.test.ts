@@ -13,6 +13,7 @@ import {
   ItemDocument,
   RefreshViewsDocument,
   ReviewRefreshAndReadDocument,
+  ViewFreshnessDocument,
   ViewStatusesDocument,
   type ViewStatusesQuery,
 } from './generated/graphql';
@@ -314,10 +315,16 @@ describe('a refresh that fails', () => {
     const statusAfter = (await slow.exec(ViewStatusesDocument)).data!.materializedViews;
     expect(statusAfter.map((s) => [s.name, s.lastRefreshedAt])).toEqual(statusBefore.map((s) => [s.name, s.lastRefreshedAt]));
     expect(statusAfter.find((s) => s.name === 'gear_item_stats')!.stale).toBe(true);
+    // The failure outlived the rollback, with the message the client got.
+    const failed = (await slow.exec(ViewFreshnessDocument)).data!.materializedViews.find((s) => s.name === 'gear_item_stats')!;
+    expect(failed.lastRefreshError?.message).toContain('took longer than');
+    expect(failed.lastRefreshError?.message).not.toMatch(/select|refresh materialized/i);
 
     const again = await slow.exec(RefreshViewsDocument, { views: ['gear_item_stats'] }, { token: OPS_TOKEN });
     expect(again.errors).toBeUndefined();
     expect(await read()).toBe(old + 1);
+    const cleared = (await slow.exec(ViewFreshnessDocument)).data!.materializedViews.find((s) => s.name === 'gear_item_stats')!;
+    expect(cleared.lastRefreshError).toBeNull();
   });
 
   it('waits at most REFRESH_LOCK_TIMEOUT_MS for another refresher, then refreshes nothing', async () => {

@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     console.log(`${swap.name} on ${counts[0].items} items, ${counts[0].reviews} reviews; ${READERS} readers`);
     for (const step of ['down', 'up'] as const) {
       const since = (await orm.em.getConnection().execute('select coalesce(max(id), 0) as id from view_refresh_log'))[0].id;
-      const { ms, probe, exclusiveMs } = await probeWhile(url, () => (step === 'down' ? migrator.down({ to: swap.name }) : migrator.up({ to: swap.name })));
+      const { ms, probe, exclusiveMs } = await probeWhile(url, () => (step === 'down' ? migrator.down({ migrations: [swap.name] }) : migrator.up({ migrations: [swap.name] })));
       const builds = await orm.em
         .getConnection()
         .execute(`select view_name, duration_ms from view_refresh_log where id > ? and refreshed_by = 'migration' order by id`, [since]);

@@ -18,6 +18,8 @@ export type DatabaseOptions = Pick<Config['db'], 'poolMax' | 'primaryPoolMax' | 
  * connections. (MikroORM runs the migrations only: see migrate.ts.)
  */
 export interface Database {
+  /** Where the primary's pools connect (the change listener connects there too). */
+  url: string;
   /**
    * The primary's read pool. Requests read through readSession() instead, which is this
    * pool or a standby's.
@@ -88,6 +90,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
   // Until the first lag check answers, replicas are out of rotation and reads go to the primary.
   router.start();
   return {
+    url: opts.url,
     reads: new Sql(reads),
     primary: new Sql(primary),
     primaryPool: primary,

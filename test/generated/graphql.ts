@@ -257,10 +257,18 @@ export type MaterializedViewStatus = {
   dependsOn: Array<Scalars['String']['output']>;
   /** How long its last refresh took, in milliseconds. */
   lastRefreshDurationMs?: Maybe<Scalars['Float']['output']>;
+  /** Its last failed refresh, by any server; null when none failed since its last successful refresh. */
+  lastRefreshError?: Maybe<ViewRefreshFailure>;
   /** When its last refresh began: it holds what was committed by then (a change after it makes the view stale). */
   lastRefreshStartedAt?: Maybe<Scalars['DateTimeISO']['output']>;
   /** When its last refresh finished; null when it was never refreshed. */
   lastRefreshedAt?: Maybe<Scalars['DateTimeISO']['output']>;
+  /**
+   * The staleness bound this server enforces (REFRESH_MAX_STALENESS_SECONDS): a change
+   * is refreshed into the view within this many seconds plus the refresh time. Null
+   * when this server enforces none.
+   */
+  maxStalenessSeconds?: Maybe<Scalars['Int']['output']>;
   /** The view, as refreshViews takes it. */
   name: Scalars['String']['output'];
   /** False when it holds no data (created or last refreshed WITH NO DATA); reading it then fails. */
@@ -277,6 +285,12 @@ export type MaterializedViewStatus = {
    * or through other views) changed after its last refresh began.
    */
   stale: Scalars['Boolean']['output'];
+  /**
+   * When the earliest change that it has not seen was written (a write to a table it
+   * reads, or a refresh of a view it reads); null when it is fresh. When no change
+   * explains it (never refreshed, or holding no data), the time of this query.
+   */
+  staleSince?: Maybe<Scalars['DateTimeISO']['output']>;
 };
 
 
@@ -443,6 +457,15 @@ export type ViewRefresh = {
   name: Scalars['String']['output'];
   /** When the refresh finished. */
   refreshedAt: Scalars['DateTimeISO']['output'];
+};
+
+/** A refresh of a materialized view that failed (and was rolled back). */
+export type ViewRefreshFailure = {
+  __typename?: 'ViewRefreshFailure';
+  /** When the refresh failed. */
+  failedAt: Scalars['DateTimeISO']['output'];
+  /** What went wrong, as refreshViews would report it (no SQL). */
+  message: Scalars['String']['output'];
 };
 
 /** One past refresh of a materialized view, from the refresh log. */
@@ -627,6 +650,11 @@ export type ReviewRefreshAndReadMutationVariables = Exact<{
 
 export type ReviewRefreshAndReadMutation = { __typename?: 'Mutation', before: { __typename?: 'GearReview', gearItem: { __typename?: 'GearItem', reviewCount: number } }, refreshViews: { __typename?: 'RefreshViewsPayload', refreshed: Array<{ __typename?: 'ViewRefresh', name: string }> }, after: { __typename?: 'GearReview', gearItem: { __typename?: 'GearItem', reviewCount: number } } };
 
+export type ViewFreshnessQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type ViewFreshnessQuery = { __typename?: 'Query', materializedViews: Array<{ __typename?: 'MaterializedViewStatus', name: string, stale: boolean, staleSince?: string | null, lastRefreshedAt?: string | null, maxStalenessSeconds?: number | null, lastRefreshError?: { __typename?: 'ViewRefreshFailure', message: string, failedAt: string } | null }> };
+
 export type SwapReaderPageQueryVariables = Exact<{
   first?: InputMaybe<Scalars['Int']['input']>;
   orderBy?: InputMaybe<Array<GearItemOrder> | GearItemOrder>;
@@ -657,4 +685,5 @@ export const CreateCategoryDocument = {"kind":"Document","definitions":[{"kind":
 export const CreateGearItemDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"CreateGearItem"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"CreateGearItemInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"createGearItem"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"description"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"category"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}}]}},{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}},{"kind":"Field","name":{"kind":"Name","value":"reviewRating"}}]}}]}}]} as unknown as DocumentNode<CreateGearItemMutation, CreateGearItemMutationVariables>;
 export const AddReviewDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"AddReview"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AddReviewInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"addReview"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"rating"}},{"kind":"Field","name":{"kind":"Name","value":"body"}},{"kind":"Field","name":{"kind":"Name","value":"createdAt"}},{"kind":"Field","name":{"kind":"Name","value":"gearItem"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}},{"kind":"Field","name":{"kind":"Name","value":"reviewRating"}}]}}]}}]}}]} as unknown as DocumentNode<AddReviewMutation, AddReviewMutationVariables>;
 export const ReviewRefreshAndReadDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"mutation","name":{"kind":"Name","value":"ReviewRefreshAndRead"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"input"}},"type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"AddReviewInput"}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","alias":{"kind":"Name","value":"before"},"name":{"kind":"Name","value":"addReview"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"gearItem"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}}]}}]}},{"kind":"Field","name":{"kind":"Name","value":"refreshViews"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"views"},"value":{"kind":"ListValue","values":[{"kind":"StringValue","value":"gear_item_stats","block":false}]}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"refreshed"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}}]}}]}},{"kind":"Field","alias":{"kind":"Name","value":"after"},"name":{"kind":"Name","value":"addReview"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"input"},"value":{"kind":"Variable","name":{"kind":"Name","value":"input"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"gearItem"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}}]}}]}}]}}]} as unknown as DocumentNode<ReviewRefreshAndReadMutation, ReviewRefreshAndReadMutationVariables>;
+export const ViewFreshnessDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"ViewFreshness"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"materializedViews"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"name"}},{"kind":"Field","name":{"kind":"Name","value":"stale"}},{"kind":"Field","name":{"kind":"Name","value":"staleSince"}},{"kind":"Field","name":{"kind":"Name","value":"lastRefreshedAt"}},{"kind":"Field","name":{"kind":"Name","value":"maxStalenessSeconds"}},{"kind":"Field","name":{"kind":"Name","value":"lastRefreshError"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"message"}},{"kind":"Field","name":{"kind":"Name","value":"failedAt"}}]}}]}}]}}]} as unknown as DocumentNode<ViewFreshnessQuery, ViewFreshnessQueryVariables>;
 export const SwapReaderPageDocument = {"kind":"Document","definitions":[{"kind":"OperationDefinition","operation":"query","name":{"kind":"Name","value":"SwapReaderPage"},"variableDefinitions":[{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"first"}},"type":{"kind":"NamedType","name":{"kind":"Name","value":"Int"}}},{"kind":"VariableDefinition","variable":{"kind":"Variable","name":{"kind":"Name","value":"orderBy"}},"type":{"kind":"ListType","type":{"kind":"NonNullType","type":{"kind":"NamedType","name":{"kind":"Name","value":"GearItemOrder"}}}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"gearItems"},"arguments":[{"kind":"Argument","name":{"kind":"Name","value":"first"},"value":{"kind":"Variable","name":{"kind":"Name","value":"first"}}},{"kind":"Argument","name":{"kind":"Name","value":"orderBy"},"value":{"kind":"Variable","name":{"kind":"Name","value":"orderBy"}}}],"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"totalCount"}},{"kind":"Field","name":{"kind":"Name","value":"edges"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"node"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}},{"kind":"Field","name":{"kind":"Name","value":"reviewRating"}},{"kind":"Field","name":{"kind":"Name","value":"lastReviewedAt"}},{"kind":"Field","name":{"kind":"Name","value":"category"},"selectionSet":{"kind":"SelectionSet","selections":[{"kind":"Field","name":{"kind":"Name","value":"id"}},{"kind":"Field","name":{"kind":"Name","value":"itemCount"}},{"kind":"Field","name":{"kind":"Name","value":"reviewCount"}},{"kind":"Field","name":{"kind":"Name","value":"reviewRating"}}]}}]}}]}}]}}]}}]} as unknown as DocumentNode<SwapReaderPageQuery, SwapReaderPageQueryVariables>;

@@ -94,6 +94,8 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       return { data: data as never, errors, statements: contextValue.statements.count };
     },
     async close() {
+      services.views.stop();
+      await services.changes.close();
       await apollo.stop();
       await orm.close(true);
       await db.close();

@@ -10,12 +10,21 @@ export type ManagedViewName = (typeof MANAGED_VIEW_NAMES)[number];
 /**
  * Tables the views module keeps beside the views by hand-written DDL and triggers, out of
  * schema diffing: items created since gear_item_stats was refreshed, and when each table a
- * view reads from last changed.
+ * view reads from last changed (and what each view's last refresh saw of it), and the last
+ * failed refresh of each view.
  */
-export const VIEW_SIDE_TABLES = ['gear_item_stats_pending', 'view_source_change'] as const;
+export const VIEW_SIDE_TABLES = ['gear_item_stats_pending', 'view_source_change', 'view_source_seen', 'view_refresh_failure'] as const;
 
 /** The statement-level trigger that stamps view_source_change; every table a view reads needs it. */
 export const CHANGE_TRIGGER_NAME = 'view_source_changed';
+
+/**
+ * The LISTEN/NOTIFY channel on which writes and refreshes are announced, at commit:
+ * payload 't:<schema>.<table>' from the change trigger (migration 20261125000000 spells it
+ * out), 'v:<view>' from each refresh (ops/refresh.ts). Running servers listen on it, so the
+ * value can never change.
+ */
+export const CHANGE_CHANNEL = 'tally_changes';
 
 /**
  * First key of the advisory locks that refreshers take: pg_advisory_xact_lock(1952541804,

@@ -1,7 +1,8 @@
 import { sql, type Sql } from '../../../database/sql';
 import { ViewRefreshError } from '../../../errors';
 import type { Logger } from '../../../logger';
-import { AFTER_REFRESH_SQL, type ManagedViewName } from '../names';
+import { AFTER_REFRESH_SQL, CHANGE_CHANNEL, type ManagedViewName } from '../names';
+import { recordRefreshFailure } from './failures';
 import { lockView } from './locks';
 import { loadViewRegistry, type ManagedView, type ViewRegistry } from './registry';
 import { readViewStatuses } from './status';
@@ -9,7 +10,7 @@ import { readViewStatuses } from './status';
 /** Refresh log rows kept per view (older ones are deleted by the next refresh of it). */
 const LOG_ROWS_KEPT = 1000;
 
-export type RefreshedBy = 'mutation' | 'schedule' | 'cli' | 'seed' | 'startup';
+export type RefreshedBy = 'mutation' | 'schedule' | 'cli' | 'seed' | 'startup' | 'freshness';
 
 export interface RefreshOptions {
   /** The views to refresh, each with every view that reads from it; null or omitted: all. */
@@ -18,6 +19,8 @@ export interface RefreshOptions {
   concurrently?: boolean;
   /** Refresh only the views that are stale when their turn comes (the schedule). */
   onlyStale?: boolean;
+  /** Views left out of this run even when named or read (the freshness scheduler's failing ones). */
+  skip?: readonly string[];
   by: RefreshedBy;
   log: Logger;
   statementTimeoutMs: number;
@@ -47,13 +50,14 @@ const setStatementTimeout = (ms: number) => sql.query`select set_config('stateme
  *    keyed by oid, so they work across servers on one database and end with the transaction.
  * 3. Each view in refresh order, CONCURRENTLY unless asked otherwise or never populated,
  *    under the refresh statement timeout; gear_item_stats also forgets its pending items;
- *    each refresh writes its log row (times, snapshot, transaction id).
+ *    each refresh writes its log row (times, snapshot, transaction id) and NOTIFYs 'v:<view>'.
  *
- * A failure rolls the whole run back and throws a ViewRefreshError naming the view.
+ * A failure rolls the whole run back, is recorded in view_refresh_failure, and throws a
+ * ViewRefreshError naming the view.
  * One log line per refreshed view once the run has committed.
  */
 export async function refreshViews(db: Sql, registry: ViewRegistry, opts: RefreshOptions): Promise<ViewRefreshResult[]> {
-  const targets = registry.withDependants(opts.views);
+  const targets = registry.withDependants(opts.views).filter((v) => !opts.skip?.includes(v.name));
   if (!targets.length) return [];
   const concurrently = opts.concurrently ?? true;
   let results: ViewRefreshResult[];
@@ -80,6 +84,8 @@ export async function refreshViews(db: Sql, registry: ViewRegistry, opts: Refres
   } catch (err) {
     if (err instanceof ViewRefreshError) {
       opts.log.error({ err: err.cause, view: err.view, phase: err.phase, by: opts.by }, 'materialized view refresh failed');
+      // After the rollback, so that the record survives it.
+      await recordRefreshFailure(db, err, opts.by, opts.log);
     }
     throw err;
   }
@@ -123,6 +129,17 @@ async function refreshOne(tx: Sql, view: ManagedView, concurrently: boolean, by:
        from t
      returning started_at, finished_at, duration_ms`,
   );
+  // What it saw of each table it reads: the change trigger starts a new run of stamps once
+  // every reader has seen the last one (staleSince, docs/freshness.md).
+  if (view.tables.length) {
+    await tx.rows(
+      sql.query`insert into view_source_seen (table_name, view_name, snapshot)
+       select t, ${viewName}, ${sql.value(state.snapshot)} from unnest(${sql.value(view.tables)}::text[]) as t
+       on conflict (table_name, view_name) do update set snapshot = excluded.snapshot`,
+    );
+  }
+  // Announced at commit, and only if the run commits (docs/freshness.md).
+  await tx.rows(sql.query`select pg_notify(${sql.value(CHANGE_CHANNEL)}, ${sql.value(`v:${view.name}`)})`);
   await tx.rows(
     sql.query`delete from view_refresh_log
       where view_name = ${viewName}

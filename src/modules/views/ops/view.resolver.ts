@@ -9,7 +9,8 @@ export class ViewResolver {
   @Query(() => [MaterializedViewStatusType], { description: 'Freshness of every materialized view that the server manages.' })
   materializedViews(@Ctx() ctx: Context): Promise<MaterializedViewStatusType[]> {
     // Read where the request's other reads go, so it describes the data they see.
-    return ctx.views.statuses(ctx.sql);
+    const bound = ctx.config.refresh.maxStalenessSeconds;
+    return ctx.views.statuses(ctx.sql).then((all) => all.map((s) => ({ ...s, maxStalenessSeconds: bound })));
   }
 
   @Mutation(() => RefreshViewsPayload, {

@@ -1,4 +1,13 @@
-import { Field, Float, ObjectType } from 'type-graphql';
+import { Field, Float, Int, ObjectType } from 'type-graphql';
+
+@ObjectType('ViewRefreshFailure', { description: 'A refresh of a materialized view that failed (and was rolled back).' })
+export class ViewRefreshFailureType {
+  @Field({ description: 'What went wrong, as refreshViews would report it (no SQL).' })
+  message!: string;
+
+  @Field({ description: 'When the refresh failed.' })
+  failedAt!: Date;
+}
 
 @ObjectType('MaterializedViewStatus', { description: 'How fresh one materialized view is.' })
 export class MaterializedViewStatusType {
@@ -28,6 +37,28 @@ export class MaterializedViewStatusType {
 or through other views) changed after its last refresh began.`,
   })
   stale!: boolean;
+
+  @Field(() => Date, {
+    nullable: true,
+    description: `When the earliest change that it has not seen was written (a write to a table it
+reads, or a refresh of a view it reads); null when it is fresh. When no change
+explains it (never refreshed, or holding no data), the time of this query.`,
+  })
+  staleSince!: Date | null;
+
+  @Field(() => ViewRefreshFailureType, {
+    nullable: true,
+    description: 'Its last failed refresh, by any server; null when none failed since its last successful refresh.',
+  })
+  lastRefreshError!: ViewRefreshFailureType | null;
+
+  @Field(() => Int, {
+    nullable: true,
+    description: `The staleness bound this server enforces (REFRESH_MAX_STALENESS_SECONDS): a change
+is refreshed into the view within this many seconds plus the refresh time. Null
+when this server enforces none.`,
+  })
+  maxStalenessSeconds!: number | null;
 }
 
 @ObjectType('ViewRefresh', { description: 'One view refreshed by refreshViews.' })

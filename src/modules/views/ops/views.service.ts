@@ -3,8 +3,10 @@ import type { Sql } from '../../../database/sql';
 import { ViewRefreshError } from '../../../errors';
 import type { Logger } from '../../../logger';
 import type { ViewVersions } from '../names';
+import type { ChangeListener } from './notifications';
 import { refreshViews, type RefreshedBy, type ViewRefreshResult } from './refresh';
 import { ViewRegistryError, loadViewRegistry, type ViewRegistry } from './registry';
+import { StalenessScheduler, readNotifyMode } from './staleness';
 import { readViewStatuses, type ViewStatus } from './status';
 import { RefreshCoalescer } from './refresh-coalescer';
 import { readViewVersions } from './versions';
@@ -28,16 +30,19 @@ export class ViewService {
   private timer: NodeJS.Timeout | null = null;
   private readonly observers = new Set<RefreshObserver>();
   private readonly coalesce = new RefreshCoalescer<ViewRefreshResult[]>();
+  private staleness: StalenessScheduler | null = null;
 
   /**
    * `db`: the primary (refreshes write, and take advisory locks). `expected`: the view
-   * versions this release's migrations build, checked at start().
+   * versions this release's migrations build, checked at start(). `changes`: the server's
+   * change listener, which the staleness bound (REFRESH_MAX_STALENESS_SECONDS) needs.
    */
   constructor(
     private readonly db: Sql,
     private readonly config: Config,
     private readonly log: Logger,
     private readonly expected: ViewVersions,
+    private readonly changes?: ChangeListener,
   ) {}
 
   /** The managed views as the catalog has them; fails, naming what is missing, if it lacks any. */
@@ -55,7 +60,7 @@ export class ViewService {
 
   /** Refreshes the named views (all when null) and their dependants; see refreshViews. */
   async refresh(
-    request: { views?: readonly string[] | null; concurrently?: boolean; onlyStale?: boolean },
+    request: { views?: readonly string[] | null; concurrently?: boolean; onlyStale?: boolean; skip?: readonly string[] },
     by: RefreshedBy,
     log: Logger = this.log,
   ): Promise<ViewRefreshResult[]> {
@@ -64,7 +69,7 @@ export class ViewService {
     const views = registry.withDependants(request.views);
     // A caller that would wait behind a run of the same views, not yet begun, joins it: that
     // run begins after the call, so it sees everything the caller could have wanted refreshed.
-    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false]);
+    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false, [...(request.skip ?? [])].sort()]);
     return this.coalesce.run(key, (started) =>
       this.oneAtATime(() => {
         started();
@@ -119,12 +124,22 @@ export class ViewService {
     const seconds = this.config.refresh.intervalSeconds;
     this.log.info({ views: registry.names, refreshIntervalSeconds: seconds }, 'materialized views checked');
     if (seconds && !this.timer) this.schedule(seconds * 1000);
+    const bound = this.config.refresh.maxStalenessSeconds;
+    if (bound && this.changes && !this.staleness) {
+      const { debounceMs } = this.config.refresh;
+      const notifyMode = await readNotifyMode(this.db);
+      this.staleness = new StalenessScheduler(this, this.changes, { maxStalenessMs: bound * 1000, debounceMs, notifyMode, log: this.log });
+      await this.staleness.start();
+      this.log.info({ maxStalenessSeconds: bound, debounceMs, notifyMode }, 'staleness bound in force');
+    }
   }
 
-  /** Stops the schedule; a run in progress finishes (or is rolled back when the pool closes). */
+  /** Stops the schedule and the staleness bound; a run in progress finishes (or is rolled back when the pool closes). */
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.staleness?.stop();
+    this.staleness = null;
   }
 
   private schedule(ms: number): void {
