@@ -61,6 +61,8 @@ export interface Context {
   views: ViewService;
   /** SQL statements this request sent (the batching tests and the benchmark read it). */
   statements: { count: number };
+  /** Aborted (with the error to answer) when the request is past a bound: its statements not yet sent are not sent. */
+  cancel: AbortController;
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
@@ -90,6 +92,7 @@ class RequestContext implements Context {
   readonly config: Config;
   readonly views: ViewService;
   readonly statements = { count: 0 };
+  readonly cancel = new AbortController();
   private childLog: Logger | undefined;
 
   constructor(
@@ -99,10 +102,11 @@ class RequestContext implements Context {
     readonly client: string,
   ) {
     const onStatement = () => this.statements.count++;
+    const signal = this.cancel.signal;
     // The loaders read through this Sql too, so a later switch of target moves them as well.
     this.reads = services.db.readSession();
-    this.sql = new Sql(this.reads, { onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
-    this.primary = services.db.primary.scoped({ onStatement, maxConcurrent: services.config.db.maxConnectionsPerRequest });
+    this.sql = new Sql(this.reads, { onStatement, signal, maxConcurrent: services.config.db.maxConnectionsPerRequest });
+    this.primary = services.db.primary.scoped({ onStatement, signal, maxConcurrent: services.config.db.maxConnectionsPerRequest });
     this.loaders = createLoaders(this.sql);
     this.cursors = services.cursors;
     this.config = services.config;

@@ -206,6 +206,21 @@ export function classifyError(error: GraphQLError): 'public' | 'unavailable' | '
  * the server logged it under, so SQL, constraint names and stacks never leave.
  */
 export function formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  return formatErrorFor(formatted, error, false);
+}
+
+/**
+ * formatError for production: graphql-js's "Did you mean …?" suggestions (which Apollo
+ * hides from validation errors only, not from variable coercion) would list the schema that
+ * introspection hides.
+ */
+export function formatErrorHidingSchema(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  return formatErrorFor(formatted, error, true);
+}
+
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+function formatErrorFor(formatted: GraphQLFormattedError, error: unknown, hideSchema: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   const base = { message: formatted.message, locations: formatted.locations, path: formatted.path };
   const known = publicFormOf(original);
@@ -219,7 +234,7 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
     // which Apollo does not always code: the client's to fix. With one, it is ours.
     const given = formatted.extensions?.code;
     const code = formatted.path ? (given ?? 'INTERNAL_SERVER_ERROR') : given && given !== 'INTERNAL_SERVER_ERROR' ? given : 'BAD_USER_INPUT';
-    return { ...base, extensions: { code } };
+    return { ...base, message: hideSchema ? base.message.replace(SUGGESTION, '') : base.message, extensions: { code } };
   }
   return {
     message: 'Internal server error',

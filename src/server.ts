@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { createContext, type AppServices, type Context } from './context';
 import { poolStatsOf } from './database/pool-stats';
 import { sql } from './database/sql';
-import { classifyError, formatError } from './errors';
+import { classifyError, formatError, formatErrorHidingSchema } from './errors';
 import { corsMiddleware } from './http/cors';
 import { explorerRouter } from './http/explorer';
 import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe } from './http/hygiene';
@@ -73,7 +73,7 @@ export async function createApollo(
     parseOptions: { maxTokens: limits.maxTokens },
     maxRecursiveSelections: limits.maxSelections,
     validationRules: limitRules(limits),
-    formatError,
+    formatError: services.config.isProduction ? formatErrorHidingSchema : formatError,
     // Apollo's defaults follow NODE_ENV: introspection and the landing page in development only.
     introspection: !services.config.isProduction,
     // No "Did you mean …?" in production: it would list the schema that introspection hides.

@@ -102,6 +102,21 @@ describe('request limits', () => {
     expect(res.statements).toBe(0);
   });
 
+  it('answers variables that do not fit their types with 400, without schema hints in production', async () => {
+    const cases = [
+      { query: 'query($n: Int) { gearItems(first: $n) { totalCount } }', variables: { n: 'abc' } },
+      { query: 'query($n: Int!) { gearItems(first: $n) { totalCount } }', variables: {} },
+      { query: 'query($f: GearItemFilter) { gearItems(filter: $f) { totalCount } }', variables: { f: { nop: 1 } } },
+    ];
+    for (const body of cases) {
+      const res = await post(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      const json = (await res.json()) as { errors: { message: string; extensions: { code: string } }[] };
+      expect(json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+      expect(json.errors[0].message).not.toMatch(/did you mean/i);
+    }
+  });
+
   it('answers an oversized or malformed body with a JSON error', async () => {
     const big = await post({ query: `{ __typename }`, padding: 'x'.repeat(app.config.limits.maxBodyBytes) });
     expect(big.status).toBe(413);

@@ -67,7 +67,9 @@ export function openDatabase(opts: DatabaseOptions): Database {
       where: describeUrl(url),
       // Reads on a standby have the reads' timeout; 'tally-replica' tells them apart in
       // the standby's pg_stat_activity.
-      pool: createPool({ url, max: replicaOpts!.poolMax, statementTimeoutMs: opts.readStatementTimeoutMs, applicationName: 'tally-replica', onIdleError }),
+      // A standby that has no free connection within a second is busy: the read is retried
+      // on the primary well inside the request's deadline.
+      pool: createPool({ url, max: replicaOpts!.poolMax, statementTimeoutMs: opts.readStatementTimeoutMs, applicationName: 'tally-replica', onIdleError, connectionTimeoutMs: 1000 }),
       monitor: createPool({ url, max: 1, statementTimeoutMs: 2000, applicationName: 'tally-replica-monitor', onIdleError, connectionTimeoutMs: 2000 }),
       statements: 0,
       state: 'unknown',

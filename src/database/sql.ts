@@ -46,6 +46,11 @@ export interface SqlOptions {
    * request cannot take the whole pool, whatever its shape. Infinity: no limit.
    */
   maxConcurrent?: number;
+  /**
+   * Aborted: statements not yet sent (waiting for their turn, or later) are not sent; they
+   * reject with the signal's reason. One already running ends at its statement timeout.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -65,6 +70,7 @@ export class Sql {
   private readonly waiting: (() => void)[] = [];
   private readonly maxConcurrent: number;
   private readonly onStatement: () => void;
+  private readonly signal: AbortSignal | undefined;
 
   constructor(
     private readonly runner: Runner,
@@ -73,6 +79,7 @@ export class Sql {
   ) {
     this.maxConcurrent = opts.maxConcurrent ?? Infinity;
     this.onStatement = opts.onStatement ?? noop;
+    this.signal = opts.signal;
   }
 
   /** The same pool, counted and limited for one request. */
@@ -93,11 +100,12 @@ export class Sql {
 
   /** Sends one compiled statement, within this scope's limit. */
   protected async run<T>(text: string, values: unknown[], name?: string): Promise<T[]> {
-    this.onStatement();
     // A finished statement hands its slot straight to the next waiting one.
     if (this.inFlight < this.maxConcurrent) this.inFlight++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
+      if (this.signal?.aborted) throw this.signal.reason;
+      this.onStatement();
       const result = await this.runner.query<T & pg.QueryResultRow>({ name, text, values, types: ROW_TYPES });
       return result.rows;
     } finally {

@@ -51,7 +51,7 @@ export class Metrics {
   });
   private readonly refreshDuration = new Histogram({
     name: 'tally_view_refresh_duration_seconds',
-    help: 'Refreshes of a materialized view made by this instance, by view and trigger (mutation, schedule, cli, seed, startup).',
+    help: 'Refreshes of a materialized view made by this instance, by view and trigger (mutation, schedule, freshness).',
     labelNames: ['view', 'trigger'] as const,
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers: [this.registry],

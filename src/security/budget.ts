@@ -32,20 +32,27 @@ export function executionBudgetPlugin(opts: ExecutionBudgetOptions): ApolloServe
             });
           // Fires while the request waits (on the database); a long synchronous walk is
           // caught by the clock check below, every 64 fields.
-          const timer = setTimeout(() => (stop ??= timedOut()), opts.timeoutMs);
+          // Past a bound, the request's statements not yet sent are not sent either.
+          const halt = (err: PublicError) => {
+            stop ??= err;
+            contextValue.cancel.abort(stop);
+            return stop;
+          };
+          const timer = setTimeout(() => halt(timedOut()), opts.timeoutMs);
           timer.unref();
           let fields = 0;
           return {
             willResolveField() {
               if (stop) throw stop;
               if (++fields > opts.maxFields) {
-                stop = new PublicError('RESPONSE_TOO_LARGE', `The response would hold more than ${opts.maxFields} fields: ask for less`, {
-                  limit: opts.maxFields,
-                  http: { status: 400 },
-                });
-                throw stop;
+                throw halt(
+                  new PublicError('RESPONSE_TOO_LARGE', `The response would hold more than ${opts.maxFields} fields: ask for less`, {
+                    limit: opts.maxFields,
+                    http: { status: 400 },
+                  }),
+                );
               }
-              if ((fields & 63) === 0 && performance.now() > deadline) throw (stop = timedOut());
+              if ((fields & 63) === 0 && performance.now() > deadline) throw halt(timedOut());
             },
             async executionDidEnd() {
               clearTimeout(timer);

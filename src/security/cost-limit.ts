@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin } from '@apollo/server';
-import { Kind, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { createHash } from 'node:crypto';
+import { GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator } from 'graphql-query-complexity';
 import type { Context } from '../context';
 import { PublicError } from '../errors';
@@ -61,16 +62,27 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
           const { bounds, version } = opts.bounds.current();
           // Apollo hands the same parsed document to every request with the same query text,
           // so its cost is kept per document, variables and figures rather than walked every time.
-          const key = `${version}\0${request.operationName ?? ''}\0${JSON.stringify(request.variables ?? {})}`;
+          // Only the variables the operation declares count, hashed: extra ones change nothing,
+          // and a key must not keep a client's (possibly huge) values in memory.
+          const declared = operation?.variableDefinitions?.map((d) => d.variable.name.value) ?? [];
+          const values = declared.map((name) => request.variables?.[name] ?? null);
+          const key = `${version}\0${request.operationName ?? ''}\0${createHash('sha1').update(JSON.stringify(values)).digest('base64')}`;
           let known = costs.get(document);
           if (!known) costs.set(document, (known = new Map()));
           let cost = known.get(key);
           if (cost === undefined) {
-            cost = operationCost(schema, document, { operationName: request.operationName, variables: request.variables }, {
-              bounds,
-              countRowsPerPoint: opts.countRowsPerPoint,
-              fragments,
-            });
+            try {
+              cost = operationCost(schema, document, { operationName: request.operationName, variables: request.variables }, {
+                bounds,
+                countRowsPerPoint: opts.countRowsPerPoint,
+                fragments,
+              });
+            } catch (err) {
+              // Variables that do not fit their types: execution refuses them (400, schema details
+              // hidden in production) before any resolver runs, so there is nothing to price.
+              if (err instanceof GraphQLError && !err.path) return;
+              throw err;
+            }
             if (known.size >= COSTS_KEPT_PER_DOCUMENT) known.clear();
             known.set(key, cost);
           }

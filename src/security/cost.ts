@@ -40,7 +40,16 @@ export function listCost(bound: (args: Args, b: CostBounds) => number): Complexi
  * writes `first` (refused at run time when both have values), the larger of the two. Each
  * `totalCount` below it is charged once (per alias), not once per edge.
  */
-export function connectionCost(maxPage: number, defaultFirst: number): ComplexityEstimator {
+export function connectionCost(
+  maxPage: number,
+  defaultFirst: number,
+  /**
+   * Rows the page statement may have to read to fill a page, from its arguments: a filter
+   * that no index serves walks the list until it has found enough rows (or all of it, when
+   * few match). Charged like a count, once per page.
+   */
+  scanRows: (args: Args, b: CostBounds) => number = () => 0,
+): ComplexityEstimator {
   return (a) => {
     const ctx = costContext(a);
     const first = num(a.args.first, defaultFirst);
@@ -51,7 +60,9 @@ export function connectionCost(maxPage: number, defaultFirst: number): Complexit
     const countRows = connection.getFields?.().totalCount?.extensions?.countRows as ((b: CostBounds) => number) | undefined;
     const counts = countRows && a.node.selectionSet ? countSelections(a.node.selectionSet, 'totalCount', ctx.fragments, new Set()) : 0;
     const countCost = counts * (countRows ? rowsToPoints(countRows(ctx.bounds), ctx.countRowsPerPoint) : 0);
-    return 1 + countCost + Math.max(size, 1) * Math.max(0, a.childComplexity - countCost);
+    const rows = scanRows(a.args, ctx.bounds);
+    const scanCost = rows > 0 ? rowsToPoints(rows, ctx.countRowsPerPoint) : 0;
+    return 1 + scanCost + countCost + Math.max(size, 1) * Math.max(0, a.childComplexity - countCost);
   };
 }
 

@@ -39,12 +39,14 @@ export class HeavyGate {
     this.refilledAt = t;
     // A request dearer than one second's worth may run when the bucket is full.
     if (this.tokens < Math.min(cost, this.opts.pointsPerSecond)) throw busy();
-    this.tokens -= cost;
     if (this.running < this.opts.concurrency) {
+      this.tokens -= cost;
       this.running++;
       return this.releaser();
     }
+    // Refused requests spend nothing: a flood of them must not drain what honest ones need.
     if (this.waiting.length >= this.opts.queue) throw busy();
+    this.tokens -= cost;
     await new Promise<void>((resolve, reject) => {
       const turn = () => {
         clearTimeout(timer);
@@ -53,6 +55,8 @@ export class HeavyGate {
       const timer = setTimeout(() => {
         const i = this.waiting.indexOf(turn);
         if (i >= 0) this.waiting.splice(i, 1);
+        // It never ran: its cost goes back.
+        this.tokens = Math.min(this.opts.pointsPerSecond, this.tokens + cost);
         reject(busy());
       }, this.opts.maxWaitMs);
       this.waiting.push(turn);

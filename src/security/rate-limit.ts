@@ -71,17 +71,17 @@ class SharedBudget {
 
   /** Adds what was spent here to the shared buckets and takes back what all instances spent. */
   async sync(log: Logger): Promise<void> {
-    const batch = this.pending;
+    const batch = [...this.pending];
     this.pending = new Map();
-    for (const [key, spent] of batch) {
+    for (const [i, [key, spent]] of batch.entries()) {
       let res: RateLimiterRes;
       try {
         res = await this.shared.consume(key, spent);
       } catch (rejected) {
         if (!(rejected instanceof RateLimiterRes)) {
           log.warn({ err: rejected, budget: this.name }, 'rate limit store unavailable; deciding locally');
-          // Put it back, so it is added at the next sync.
-          this.pending.set(key, (this.pending.get(key) ?? 0) + spent);
+          // Put back this key and every one not synced yet, so they are added at the next sync.
+          for (const [k, n] of batch.slice(i)) this.pending.set(k, (this.pending.get(k) ?? 0) + n);
           return;
         }
         res = rejected;

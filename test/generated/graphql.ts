@@ -471,7 +471,7 @@ export type ViewRefreshFailure = {
 /** One past refresh of a materialized view, from the refresh log. */
 export type ViewRefreshRecord = {
   __typename?: 'ViewRefreshRecord';
-  /** What asked for it: mutation, schedule, cli, seed or startup. */
+  /** What asked for it: mutation, schedule, freshness (the staleness bound), cli, seed, startup or migration. */
   by: Scalars['String']['output'];
   /** False when it ran without CONCURRENTLY. */
   concurrently: Scalars['Boolean']['output'];

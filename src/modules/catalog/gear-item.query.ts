@@ -201,3 +201,16 @@ export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds
 export function countSql(filter: NormalizedFilter): SqlFragment {
   return itemsWithStatsCount(filterSql(filter));
 }
+
+/**
+ * True when a filter (as the client sent it) has a term no index serves together with the
+ * page's order: a name substring, or a combinator (`or`, `not`) that the planner cannot turn
+ * into index ranges. Such a page may read every item to find a few matches.
+ */
+export function filterScansItems(filter: unknown): boolean {
+  if (!filter || typeof filter !== 'object') return false;
+  const f = filter as Record<string, unknown>;
+  if (typeof f.nameContains === 'string' && f.nameContains !== '') return true;
+  if (f.not != null || (Array.isArray(f.or) && f.or.length > 0)) return true;
+  return Array.isArray(f.and) && f.and.some(filterScansItems);
+}

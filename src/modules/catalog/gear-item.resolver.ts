@@ -5,10 +5,11 @@ import { parseId } from '../common/ids';
 import { encodeNodeId } from '../common/node';
 import { CategoryNode } from '../categories/category.type';
 import { GearItemFilter, GearItemOrder } from './gear-item.inputs';
+import { filterScansItems } from './gear-item.query';
 import { listItems, listReviews, type ItemsPage } from './gear-item.service';
 import { GearItemConnection, GearItemNode } from './gear-item.type';
 import { GearReviewConnection } from './gear-review.type';
-import { pageComplexity, pageRequest, type Page } from '../common/connection';
+import { filteredPageComplexity, pageComplexity, pageRequest, type Page } from '../common/connection';
 import type { GearReviewNode } from './gear-review.type';
 
 @Resolver(() => GearItemNode)
@@ -29,7 +30,9 @@ the last items before it, in the same order; first and last both given explicitl
 BAD_USER_INPUT (first's default does not count). after and before together: the
 items between them. The connection's generationChanged says when a cursor was read
 from older cached data than the page.`,
-    complexity: pageComplexity,
+    // A filter no index serves with the order may read every item to fill the page; its walk
+    // stops at the page's last match, so it is priced at a fifth of a count of them.
+    complexity: filteredPageComplexity((args, b) => (filterScansItems(args.filter) ? b.items / 5 : 0)),
   })
   gearItems(
     @Ctx() ctx: Context,

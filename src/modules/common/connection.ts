@@ -183,3 +183,7 @@ function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
  * error), plus each totalCount once, plus one (see security/cost.ts).
  */
 export const pageComplexity: ComplexityEstimator = connectionCost(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
+
+/** The same, for a page whose filter may make its statement read up to `scanRows` rows. */
+export const filteredPageComplexity = (scanRows: Parameters<typeof connectionCost>[2]): ComplexityEstimator =>
+  connectionCost(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE, scanRows);

@@ -109,7 +109,7 @@ export class ViewRefreshLog {
   @Property({ type: 'bigint' })
   xid!: string;
 
-  /** mutation, schedule, cli, seed or startup. */
+  /** mutation, schedule, freshness, cli, seed, startup or migration. */
   @Property({ type: 'string', length: 20 })
   refreshedBy!: string;
 }

@@ -18,7 +18,7 @@ export class ViewRefreshRecordType implements ViewRefreshRecord {
   @Field({ description: 'False when it ran without CONCURRENTLY.' })
   concurrently!: boolean;
 
-  @Field(() => String, { description: 'What asked for it: mutation, schedule, cli, seed or startup.' })
+  @Field(() => String, { description: 'What asked for it: mutation, schedule, freshness (the staleness bound), cli, seed, startup or migration.' })
   by!: ViewRefreshRecord['by'];
 }
 

@@ -69,7 +69,8 @@ export class ViewService {
     const views = registry.withDependants(request.views);
     // A caller that would wait behind a run of the same views, not yet begun, joins it: that
     // run begins after the call, so it sees everything the caller could have wanted refreshed.
-    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false, [...(request.skip ?? [])].sort()]);
+    // The trigger is part of the key, so that the log, the metrics and the payload say who asked.
+    const key = JSON.stringify([views.map((v) => v.name).sort(), request.concurrently ?? true, request.onlyStale ?? false, [...(request.skip ?? [])].sort(), by]);
     return this.coalesce.run(key, (started) =>
       this.oneAtATime(() => {
         started();
