@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CacheTicket } from './cache/response-cache';
 import type { Config } from './config';
 import type { Database } from './database/database';
 import { migratedViewVersions } from './database/migrate';
@@ -61,6 +62,8 @@ export interface Context {
   views: ViewService;
   /** SQL statements this request sent (the batching tests and the benchmark read it). */
   statements: { count: number };
+  /** Set when the response cache may store this request's answer (cache/plugin.ts). */
+  cacheTicket?: CacheTicket;
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
@@ -97,6 +100,7 @@ class RequestContext implements Context {
     readonly requestId: string,
     readonly authorization: string | undefined,
     readonly client: string,
+    readonly cacheTicket?: CacheTicket,
   ) {
     const onStatement = () => this.statements.count++;
     // The loaders read through this Sql too, so a later switch of target moves them as well.
@@ -115,6 +119,9 @@ class RequestContext implements Context {
   }
 }
 
-export function createContext(services: AppServices, req: { authorization?: string; requestId?: string; client?: string }): Context {
-  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization, req.client ?? 'local');
+export function createContext(
+  services: AppServices,
+  req: { authorization?: string; requestId?: string; client?: string; cacheTicket?: CacheTicket },
+): Context {
+  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization, req.client ?? 'local', req.cacheTicket);
 }

@@ -7,6 +7,8 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { responseCachePlugin } from './cache/plugin';
+import { ResponseCache, responseCacheMiddleware, type CacheTicket } from './cache/response-cache';
 import { createContext, type AppServices, type Context } from './context';
 import { poolStatsOf } from './database/pool-stats';
 import { sql } from './database/sql';
@@ -30,6 +32,8 @@ export interface RunningServer {
   url: string;
   port: number;
   apollo: ApolloServer<Context>;
+  /** Null when RESPONSE_CACHE=off. */
+  responseCache: ResponseCache | null;
   /** Stops taking requests, lets the ones in flight finish (bounded), then resolves. */
   stop(): Promise<void>;
 }
@@ -90,6 +94,9 @@ export async function createApollo(
         maxComplexity: limits.maxComplexity,
         countRowsPerPoint: limits.countRowsPerPoint,
         bounds: services.costBounds,
+        priced: (ctx, cost) => {
+          if (ctx.cacheTicket) ctx.cacheTicket.cost = cost;
+        },
         gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs, pointsPerSecond: limits.heavy.pointsPerSecond }),
         // The ops token is exempt from rate limits; every other caller pays for what it asks.
         charge: rateLimiter ? (ctx, cost, op, fragments) => (hasOpsToken(ctx.authorization, opsToken) ? Promise.resolve() : rateLimiter.charge(ctx.client, cost, op, fragments)) : undefined,
@@ -100,6 +107,7 @@ export async function createApollo(
         exempt: (ctx) => hasOpsToken(ctx.authorization, opsToken),
       }),
       readRoutingPlugin,
+      responseCachePlugin(schema, { versions: services.changes }),
       ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
       ...extraPlugins,
     ],
@@ -109,6 +117,14 @@ export async function createApollo(
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The client's x-request-id when it is a sane one, else a new one; echoed in the response. */
+function requestIdOf(req: express.Request, res: express.Response): string {
+  const given = req.header('x-request-id');
+  const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', requestId);
+  return requestId;
+}
+
 export async function startServer(services: AppServices): Promise<RunningServer> {
   const { config, db, log } = services;
   const app = express();
@@ -116,7 +132,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
   applyHttpLimits(httpServer, config.http);
-  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
+  const responseCache = config.responseCache ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
+  const metrics = new Metrics({ log, token: config.metricsToken, responseCache: responseCache ?? undefined, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
   const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
@@ -144,15 +161,28 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     express.json({ limit: config.limits.maxBodyBytes }),
     jsonDepthGuard,
     documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
+    // A current stored answer is sent from here, before Apollo (docs/cache.md).
+    ...(responseCache
+      ? [
+          responseCacheMiddleware(responseCache, {
+            counters: { hit: () => metrics.responseCache.hits.inc(), miss: () => metrics.responseCache.misses.inc() },
+            requestId: requestIdOf,
+            charge: limiter ? (req, cost) => limiter.reads.spend(clientKey(req, config.rateLimit?.keyHeader), cost).then((ms) => ms === 0) : undefined,
+          }),
+        ]
+      : []),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const given = req.header('x-request-id');
-        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', requestId);
+        const requestId = requestIdOf(req, res);
         // Node keeps only the first of repeated Authorization headers; joined, they match no
         // bearer token, so an ambiguous request is refused rather than read one way.
         const authorization = req.headersDistinct.authorization?.join(', ');
-        return createContext(services, { authorization, requestId, client: clientKey(req, config.rateLimit?.keyHeader) });
+        return createContext(services, {
+          authorization,
+          requestId,
+          client: clientKey(req, config.rateLimit?.keyHeader),
+          cacheTicket: res.locals.cacheTicket as CacheTicket | undefined,
+        });
       },
     }),
   );
@@ -172,6 +202,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     url,
     port,
     apollo,
+    responseCache,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
     stop: async () => {
       await apollo.stop().finally(unobserve);
