@@ -239,4 +239,28 @@ describe('the response cache', () => {
     await query();
     expect(await metric(b, 'tally_response_cache_hits_total')).toBe(hits0 + 2);
   });
+
+  it('answers a hit with the headers of an uncached answer, and charges it to the caller’s budget', async () => {
+    const limited = await startInstance(app.url, { RATE_LIMIT: 'on', RATE_LIMIT_POINTS: '400', RATE_LIMIT_REQUEST_POINTS: '10' });
+    try {
+      await listening(limited);
+      const post = () => fetch(`${limited.base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: TREE }) });
+      const miss = await post();
+      const missBody = await miss.text();
+      const hits0 = await metric(limited, 'tally_response_cache_hits_total');
+      const hit = await post();
+      expect(await hit.text()).toBe(missBody);
+      expect(await metric(limited, 'tally_response_cache_hits_total')).toBe(hits0 + 1);
+      const names = (r: Response) => [...r.headers.keys()].filter((k) => k !== 'date').sort();
+      expect(names(hit)).toEqual(names(miss));
+      for (const h of ['content-type', 'etag', 'content-length', 'ratelimit-policy']) expect(hit.headers.get(h)).toBe(miss.headers.get(h));
+      expect(hit.headers.get('x-request-id')).toMatch(/./);
+      // The tree costs more than the request points: hits alone spend the budget.
+      let status = 200;
+      for (let i = 0; i < 100 && status === 200; i++) status = (await post()).status;
+      expect(status).toBe(429);
+    } finally {
+      await limited.close();
+    }
+  });
 });
