@@ -1,4 +1,5 @@
 import { Extensions } from 'type-graphql';
+import { VIEWS } from '../views/names';
 
 /**
  * What a field's value is read from, for the response cache (src/cache, docs/cache.md):
@@ -12,11 +13,8 @@ export const READ_TABLES = {
   category: 'public.gear_category',
 } as const;
 
-export const READ_VIEWS = {
-  itemStats: 'gear_item_stats',
-  categoryTree: 'category_tree',
-  categoryStats: 'category_stats',
-} as const;
+/** Materialized views by name (their names belong to modules/views). */
+export const READ_VIEWS = VIEWS;
 
 /** The field extension key. */
 export const READS_EXTENSION = 'reads';
