@@ -160,8 +160,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
     jsonDepthGuard,
-    documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
-    // A current stored answer is sent from here, before Apollo (docs/cache.md).
+    // A current stored answer is sent from here, before Apollo (docs/cache.md). Its query
+    // passed the shape guard when it was stored.
     ...(responseCache
       ? [
           responseCacheMiddleware(responseCache, {
@@ -171,6 +171,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
           }),
         ]
       : []),
+    documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const requestId = requestIdOf(req, res);

@@ -10,7 +10,8 @@ export interface DataVersionSource {
 
 /** One stored answer: the bytes sent, and what a hit needs without running anything. */
 export interface CacheEntry {
-  body: string;
+  /** The bytes as sent (UTF-8): a hit encodes nothing. */
+  body: Buffer;
   contentType: string;
   etag: string | undefined;
   /** The relations it read, and their version before it was computed (unchanged after). */
@@ -50,8 +51,8 @@ export class ResponseCache {
   ) {
     this.lru = new LRUCache<string, CacheEntry>({
       maxSize: maxBytes,
-      // UTF-16 in memory: two bytes per character, plus the key and a little bookkeeping.
-      sizeCalculation: (e, key) => 2 * (e.body.length + key.length + e.contentType.length + (e.etag?.length ?? 0) + e.version.length) + 200,
+      // The body's bytes, the strings (UTF-16: two bytes per character) and a little bookkeeping.
+      sizeCalculation: (e, key) => e.body.length + 2 * (key.length + e.contentType.length + (e.etag?.length ?? 0) + e.version.length) + 200,
     });
   }
 
@@ -149,12 +150,15 @@ export function responseCacheMiddleware(cache: ResponseCache, opts: CacheMiddlew
     if (key === null) return next();
     const entry = cache.get(key);
     if (entry) {
+      // The headers express's res.send gives the uncached answer (a POST is never answered 304).
       const answer = () => {
         opts.counters.hit();
         opts.requestId(req, res);
+        res.statusCode = 200;
         res.setHeader('content-type', entry.contentType);
         if (entry.etag) res.setHeader('etag', entry.etag);
-        res.status(200).send(entry.body);
+        res.setHeader('content-length', entry.body.length);
+        res.end(entry.body);
       };
       if (!opts.charge) return answer();
       opts.charge(req, entry.cost).then(
@@ -173,7 +177,7 @@ export function responseCacheMiddleware(cache: ResponseCache, opts: CacheMiddlew
         const contentType = res.getHeader('content-type');
         const etag = res.getHeader('etag');
         cache.set(key, {
-          body,
+          body: Buffer.from(body),
           contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
           etag: typeof etag === 'string' ? etag : undefined,
           reads: ticket.reads,
