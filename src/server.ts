@@ -27,6 +27,7 @@ import { HeavyGate } from './security/heavy-gate';
 import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
 import { clientKey, rateLimitGate } from './security/rate-limit';
 import { hasOpsToken } from './modules/auth/ops-token';
+import { readNotifyMode } from './modules/views/ops/staleness';
 
 export interface RunningServer {
   url: string;
@@ -125,6 +126,20 @@ function requestIdOf(req: express.Request, res: express.Response): string {
   return requestId;
 }
 
+/**
+ * With tally.notify_changes = 'first', a write is announced only once per refresh cycle: the
+ * versions of tables would not move on every write, so the response cache stays off
+ * (docs/cache.md). Read at start-up; a change of the setting takes a restart.
+ */
+async function cacheableNotifyMode(services: AppServices): Promise<boolean> {
+  const mode = await readNotifyMode(services.db.primary).catch((err: unknown) => {
+    services.log.warn({ err }, 'could not read tally.notify_changes; the response cache stays off');
+    return 'first' as const;
+  });
+  if (mode === 'first') services.log.warn('tally.notify_changes is first: writes are not all announced, so the response cache is off');
+  return mode === 'all';
+}
+
 export async function startServer(services: AppServices): Promise<RunningServer> {
   const { config, db, log } = services;
   const app = express();
@@ -132,7 +147,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
   applyHttpLimits(httpServer, config.http);
-  const responseCache = config.responseCache ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
+  const responseCache = config.responseCache && (await cacheableNotifyMode(services)) ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
   const metrics = new Metrics({ log, token: config.metricsToken, responseCache: responseCache ?? undefined, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.

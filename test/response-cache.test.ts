@@ -265,4 +265,19 @@ describe('the response cache', () => {
       await limited.close();
     }
   });
+
+  it("stays off where tally.notify_changes = 'first' (writes are not all announced)", async () => {
+    expect(a.server.responseCache).not.toBeNull();
+    await adminQuery(`alter database ${database} set tally.notify_changes = 'first'`);
+    try {
+      const first = await startInstance(app.url);
+      try {
+        expect(first.server.responseCache).toBeNull();
+      } finally {
+        await first.close();
+      }
+    } finally {
+      await adminQuery(`alter database ${database} reset tally.notify_changes`);
+    }
+  });
 });
