@@ -135,7 +135,7 @@ describe('the response cache', () => {
       }
     };
 
-    const OPERATIONS = 2500;
+    const OPERATIONS = 2000;
     let writes = 0;
     let refreshes = 0;
     for (let i = 0; i < OPERATIONS; i++) {
@@ -188,10 +188,11 @@ describe('the response cache', () => {
     const misses = (await metric(a, 'tally_response_cache_misses_total')) + (await metric(b, 'tally_response_cache_misses_total'));
     console.log(`response cache, seed ${seed}: ${OPERATIONS} operations (${writes} writes, ${refreshes} refreshes), ${compared} answers compared, ${differences} differences; hits ${hits}, misses ${misses}`);
     expect(differences).toBe(0);
-    expect(compared).toBeGreaterThan(2000);
+    expect(compared).toBeGreaterThan(1800);
     // Not vacuous: a good share was answered from the cache.
     expect(hits).toBeGreaterThan(compared / 5);
-  });
+    // About 30-40 s alone; more beside the rest of the suite on a busy machine.
+  }, 300_000);
 
   it('addReview keeps a page of aggregates cached, and recomputes a page that shows reviews', async () => {
     const item = String(itemIds[0]);
