@@ -34,7 +34,18 @@ async function metric(inst: HttpInstance, name: string): Promise<number> {
   return line ? Number(line.split(' ')[1]) : NaN;
 }
 
-async function listening(inst: HttpInstance) {
+/**
+ * Notifications reach A and B late (as over a slow network; in order), so that the writer's own
+ * reads right after a write rely on its local version bump, not on the notification's speed.
+ */
+const NOTIFICATION_DELAY_MS = 25;
+
+async function listening(inst: HttpInstance, delayed = false) {
+  if (delayed) {
+    const changes = inst.services.changes as unknown as { heard(payload: string): void };
+    const heard = changes.heard.bind(changes);
+    changes.heard = (payload) => void setTimeout(() => heard(payload), NOTIFICATION_DELAY_MS);
+  }
   inst.services.changes.start();
   expect(await inst.services.changes.ready()).toBe(true);
 }
@@ -84,7 +95,7 @@ beforeAll(async () => {
   }
   await refreshViews(app.sql);
   [a, b, c] = await Promise.all([startInstance(app.url), startInstance(app.url), startInstance(app.url, { RESPONSE_CACHE: 'off' })]);
-  await Promise.all([listening(a), listening(b), listening(c)]);
+  await Promise.all([listening(a, true), listening(b, true), listening(c)]);
 });
 
 afterAll(async () => {
