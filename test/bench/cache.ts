@@ -1,16 +1,15 @@
 import 'reflect-metadata';
 import autocannon from 'autocannon';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { APPLICATION_NAMES, POSTGRAPHILE_DIR, startContender, type ContenderKey, type RunningContender } from './contenders';
+import { APPLICATION_NAMES, startContender, type ContenderKey, type RunningContender } from './contenders';
 import { prepareDatabase, type Scale } from './dataset';
 import { timedRun } from './load';
 import { cpuMs } from './proc';
+import { ensurePostgraphileInstalled, freePort } from './setup';
 
 // The response cache (docs/cache.md) against PostGraphile, the floor and tally without it:
 // the same page repeated (the hit path), and a mix of 90% that page and 10% new pages (a
@@ -146,24 +145,6 @@ async function mixedRun(c: RunningContender, req: { url: string; body: string },
   };
 }
 
-function ensurePostgraphileInstalled(say: (m: string) => void) {
-  const lock = join(POSTGRAPHILE_DIR, 'package-lock.json');
-  const installed = join(POSTGRAPHILE_DIR, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  say('installing PostGraphile for the bench (npm ci in test/bench/postgraphile, once)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: POSTGRAPHILE_DIR, stdio: 'inherit' });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 main().catch((err) => {
   console.error(err);
