@@ -78,6 +78,9 @@ const schema = z.object({
   RATE_LIMIT_SYNC_MS: z.preprocess(emptyAsUndefined, int(50, 60_000).default(1000)),
   RATE_LIMIT_KEY_HEADER: z.preprocess(emptyAsUndefined, z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name').optional()),
   TRUST_PROXY: z.preprocess(emptyAsUndefined, z.string().optional()),
+  // The response cache: see docs/cache.md.
+  RESPONSE_CACHE: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).default('on')),
+  RESPONSE_CACHE_MAX_MB: z.preprocess(emptyAsUndefined, int(1, 100_000).default(64)),
   HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(10_000)),
   HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
@@ -171,6 +174,8 @@ export type Config = Readonly<{
   } | null;
   /** express's `trust proxy` (unset: the socket's address is the client's). */
   trustProxy?: string;
+  /** Whole responses kept until something they read changes (docs/cache.md); null: off. */
+  responseCache: { maxBytes: number } | null;
   http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; maxConnectionsPerAddress: number };
   opsToken?: string;
   cursorSecret: string;
@@ -254,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : null,
     trustProxy: e.TRUST_PROXY,
+    responseCache: e.RESPONSE_CACHE === 'on' ? { maxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024 } : null,
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

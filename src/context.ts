@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CacheTicket } from './cache/response-cache';
 import type { Config } from './config';
 import type { Database } from './database/database';
 import { migratedViewVersions } from './database/migrate';
@@ -63,6 +64,8 @@ export interface Context {
   statements: { count: number };
   /** Aborted (with the error to answer) when the request is past a bound: its statements not yet sent are not sent. */
   cancel: AbortController;
+  /** Set when the response cache may store this request's answer (cache/plugin.ts). */
+  cacheTicket?: CacheTicket;
 }
 
 export function createServices(db: Database, config: Config, log: Logger): AppServices {
@@ -100,6 +103,7 @@ class RequestContext implements Context {
     readonly requestId: string,
     readonly authorization: string | undefined,
     readonly client: string,
+    readonly cacheTicket?: CacheTicket,
   ) {
     const onStatement = () => this.statements.count++;
     const signal = this.cancel.signal;
@@ -119,6 +123,9 @@ class RequestContext implements Context {
   }
 }
 
-export function createContext(services: AppServices, req: { authorization?: string; requestId?: string; client?: string }): Context {
-  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization, req.client ?? 'local');
+export function createContext(
+  services: AppServices,
+  req: { authorization?: string; requestId?: string; client?: string; cacheTicket?: CacheTicket },
+): Context {
+  return new RequestContext(services, req.requestId ?? randomUUID(), req.authorization, req.client ?? 'local', req.cacheTicket);
 }

@@ -7,6 +7,8 @@ import express from 'express';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { responseCachePlugin } from './cache/plugin';
+import { ResponseCache, responseCacheMiddleware, type CacheTicket } from './cache/response-cache';
 import { createContext, type AppServices, type Context } from './context';
 import { poolStatsOf } from './database/pool-stats';
 import { sql } from './database/sql';
@@ -25,11 +27,14 @@ import { HeavyGate } from './security/heavy-gate';
 import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
 import { clientKey, rateLimitGate } from './security/rate-limit';
 import { hasOpsToken } from './modules/auth/ops-token';
+import { readNotifyMode } from './modules/views/ops/staleness';
 
 export interface RunningServer {
   url: string;
   port: number;
   apollo: ApolloServer<Context>;
+  /** Null when RESPONSE_CACHE=off. */
+  responseCache: ResponseCache | null;
   /** Stops taking requests, lets the ones in flight finish (bounded), then resolves. */
   stop(): Promise<void>;
 }
@@ -90,6 +95,9 @@ export async function createApollo(
         maxComplexity: limits.maxComplexity,
         countRowsPerPoint: limits.countRowsPerPoint,
         bounds: services.costBounds,
+        priced: (ctx, cost) => {
+          if (ctx.cacheTicket) ctx.cacheTicket.cost = cost;
+        },
         gate: new HeavyGate({ heavyCost: limits.heavy.cost, concurrency: limits.heavy.concurrency, queue: limits.heavy.queue, maxWaitMs: limits.requestTimeoutMs, pointsPerSecond: limits.heavy.pointsPerSecond }),
         // The ops token is exempt from rate limits; every other caller pays for what it asks.
         charge: rateLimiter ? (ctx, cost, op, fragments) => (hasOpsToken(ctx.authorization, opsToken) ? Promise.resolve() : rateLimiter.charge(ctx.client, cost, op, fragments)) : undefined,
@@ -100,6 +108,7 @@ export async function createApollo(
         exempt: (ctx) => hasOpsToken(ctx.authorization, opsToken),
       }),
       readRoutingPlugin,
+      responseCachePlugin(schema, { versions: services.changes }),
       ...(httpServer ? [ApolloServerPluginDrainHttpServer({ httpServer })] : []),
       ...extraPlugins,
     ],
@@ -109,6 +118,28 @@ export async function createApollo(
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
+/** The client's x-request-id when it is a sane one, else a new one; echoed in the response. */
+function requestIdOf(req: express.Request, res: express.Response): string {
+  const given = req.header('x-request-id');
+  const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', requestId);
+  return requestId;
+}
+
+/**
+ * With tally.notify_changes = 'first', a write is announced only once per refresh cycle: the
+ * versions of tables would not move on every write, so the response cache stays off
+ * (docs/cache.md). Read at start-up; a change of the setting takes a restart.
+ */
+async function cacheableNotifyMode(services: AppServices): Promise<boolean> {
+  const mode = await readNotifyMode(services.db.primary).catch((err: unknown) => {
+    services.log.warn({ err }, 'could not read tally.notify_changes; the response cache stays off');
+    return 'first' as const;
+  });
+  if (mode === 'first') services.log.warn('tally.notify_changes is first: writes are not all announced, so the response cache is off');
+  return mode === 'all';
+}
+
 export async function startServer(services: AppServices): Promise<RunningServer> {
   const { config, db, log } = services;
   const app = express();
@@ -116,7 +147,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
   applyHttpLimits(httpServer, config.http);
-  const metrics = new Metrics({ log, token: config.metricsToken, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
+  const responseCache = config.responseCache && (await cacheableNotifyMode(services)) ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
+  const metrics = new Metrics({ log, token: config.metricsToken, responseCache: responseCache ?? undefined, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
   const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
@@ -143,16 +175,30 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     bodyLimitGuard(config.limits.maxBodyBytes),
     express.json({ limit: config.limits.maxBodyBytes }),
     jsonDepthGuard,
+    // A current stored answer is sent from here, before Apollo (docs/cache.md). Its query
+    // passed the shape guard when it was stored.
+    ...(responseCache
+      ? [
+          responseCacheMiddleware(responseCache, {
+            counters: { hit: () => metrics.responseCache.hits.inc(), miss: () => metrics.responseCache.misses.inc() },
+            requestId: requestIdOf,
+            charge: limiter ? (req, cost) => limiter.reads.spend(clientKey(req, config.rateLimit?.keyHeader), cost).then((ms) => ms === 0) : undefined,
+          }),
+        ]
+      : []),
     documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const given = req.header('x-request-id');
-        const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', requestId);
+        const requestId = requestIdOf(req, res);
         // Node keeps only the first of repeated Authorization headers; joined, they match no
         // bearer token, so an ambiguous request is refused rather than read one way.
         const authorization = req.headersDistinct.authorization?.join(', ');
-        return createContext(services, { authorization, requestId, client: clientKey(req, config.rateLimit?.keyHeader) });
+        return createContext(services, {
+          authorization,
+          requestId,
+          client: clientKey(req, config.rateLimit?.keyHeader),
+          cacheTicket: res.locals.cacheTicket as CacheTicket | undefined,
+        });
       },
     }),
   );
@@ -172,6 +218,7 @@ export async function startServer(services: AppServices): Promise<RunningServer>
     url,
     port,
     apollo,
+    responseCache,
     // apollo.stop() closes the listener and waits for requests in flight (the drain plugin).
     stop: async () => {
       await apollo.stop().finally(unobserve);

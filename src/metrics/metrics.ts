@@ -16,6 +16,8 @@ export interface MetricsOptions {
   poolStats(): Record<string, PoolStats>;
   /** Bearer token that a scrape must send; unset: open. */
   token?: string;
+  /** The response cache, when on: its size is reported when scraped. */
+  responseCache?: { readonly bytes: number; readonly size: number };
   /** How long one read of the views' freshness serves scrapes (ms). */
   viewStatusCacheMs?: number;
 }
@@ -63,9 +65,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Counted by the response cache's middleware (cache/response-cache.ts). */
+  readonly responseCache = {
+    hits: new Counter({
+      name: 'tally_response_cache_hits_total',
+      help: 'GraphQL requests answered from the response cache.',
+      registers: [this.registry],
+    }),
+    misses: new Counter({
+      name: 'tally_response_cache_misses_total',
+      help: 'GraphQL requests the response cache could have answered but had no current answer for (computed, and stored when storable).',
+      registers: [this.registry],
+    }),
+  };
+
   constructor(private readonly opts: MetricsOptions) {
     collectDefaultMetrics({ register: this.registry });
     const metrics = this;
+    const cache = opts.responseCache;
+    if (cache) {
+      new Gauge({
+        name: 'tally_response_cache_bytes',
+        help: 'Bytes held by the response cache (its bound is RESPONSE_CACHE_MAX_MB).',
+        registers: [this.registry],
+        collect() {
+          this.set(cache.bytes);
+        },
+      });
+      new Gauge({
+        name: 'tally_response_cache_entries',
+        help: 'Answers held by the response cache.',
+        registers: [this.registry],
+        collect() {
+          this.set(cache.size);
+        },
+      });
+    }
     const viewGauge = (name: string, help: string, value: (s: ViewStatus, now: number) => number | null) =>
       new Gauge({
         name,

@@ -16,6 +16,8 @@ export interface CostLimitOptions {
   bounds: CostBoundsCache;
   /** Heavy requests take turns (security/heavy-gate.ts). */
   gate?: HeavyGate;
+  /** Called with the cost of every operation priced (the response cache stores it with the answer). */
+  priced?: (ctx: Context, cost: number) => void;
   /** Called with the cost of every operation accepted (the rate limiter charges it). */
   charge?: (ctx: Context, cost: number, operation: OperationDefinitionNode, fragments: Record<string, FragmentDefinitionNode>) => Promise<void>;
 }
@@ -86,6 +88,7 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
             if (known.size >= COSTS_KEPT_PER_DOCUMENT) known.clear();
             known.set(key, cost);
           }
+          opts.priced?.(contextValue, cost);
           if (cost > opts.maxComplexity) {
             throw new PublicError(
               'BAD_USER_INPUT',

@@ -38,7 +38,7 @@ export interface RunningContender {
 
 export async function startContender(
   key: ContenderKey,
-  opts: { databaseUrl: string; port: number; rootId: number; logName: string },
+  opts: { databaseUrl: string; port: number; rootId: number; logName: string; env?: Record<string, string> },
 ): Promise<RunningContender> {
   const base = `http://127.0.0.1:${opts.port}`;
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: 'production', BENCH_DATABASE_URL: opts.databaseUrl, BENCH_PORT: String(opts.port) };
@@ -57,6 +57,8 @@ export async function startContender(
         RATE_LIMIT_POINTS: '1000000000',
         HEAVY_QUERY_COST: '100000000',
         HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
+        // The main comparison times the pipeline; the response cache has its own (cache.ts).
+        RESPONSE_CACHE: process.env.BENCH_RESPONSE_CACHE ?? 'off',
       });
       delete env.LOG_LEVEL;
       request = (c) => ({ url: `${base}/graphql`, body: JSON.stringify({ query: tallyQuery(c, opts.rootId) }) });
@@ -72,6 +74,7 @@ export async function startContender(
       request = (c) => ({ url: `${base}/graphql`, body: JSON.stringify({ query: postgraphileQuery(c, opts.rootId) }) });
       break;
   }
+  Object.assign(env, opts.env);
   const logDir = join(ROOT, '.data', 'bench-logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `${opts.logName}.log`);

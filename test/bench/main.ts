@@ -1,14 +1,12 @@
 import 'reflect-metadata';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openScriptDatabase } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
-import { APPLICATION_NAMES, CONTENDERS, POSTGRAPHILE_DIR, startContender, type ContenderKey, type RunningContender } from './contenders';
+import { APPLICATION_NAMES, CONTENDERS, startContender, type ContenderKey, type RunningContender } from './contenders';
 import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, SCALES, prepareDatabase, withClient, type BenchDatabase, type Scale } from './dataset';
 import { timedRun, type LoadOptions, type RunFigures } from './load';
 import {
@@ -27,6 +25,7 @@ import {
 import { refreshAll, refreshingDuring, type RefreshTimes } from './refresh';
 import { fmt, goals, markdown, type Report, type Run, type Timing, type Verification } from './report';
 import { spread } from './stats';
+import { ensurePostgraphileInstalled, freePort } from './setup';
 import { startWireCounter } from './wire-counter';
 
 const USAGE = `npm run bench -- [--scale small|medium|large] [--duration S] [--warmup S] [--rounds N] [--connections 1,8] [--out DIR]
@@ -355,13 +354,6 @@ function noiseNotes(runs: Run[], load1Before: number): string[] {
 }
 
 /** PostGraphile lives in its own install (see test/bench/postgraphile/package.json); npm ci it when missing or stale. */
-function ensurePostgraphileInstalled(say: (m: string) => void) {
-  const lock = join(POSTGRAPHILE_DIR, 'package-lock.json');
-  const installed = join(POSTGRAPHILE_DIR, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  say('installing PostGraphile for the bench (npm ci in test/bench/postgraphile, once)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: POSTGRAPHILE_DIR, stdio: 'inherit' });
-}
 
 function positive(v: string, name: string): number {
   const n = Number(v);
@@ -369,16 +361,6 @@ function positive(v: string, name: string): number {
   return n;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 main().catch((err) => {
   console.error(err instanceof Error ? err.stack ?? err.message : err);

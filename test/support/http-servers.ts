@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config';
-import { createServices } from '../../src/context';
+import { createServices, type AppServices } from '../../src/context';
 import { openDatabase, type Database } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
 import { startServer, type RunningServer } from '../../src/server';
@@ -9,6 +9,7 @@ export interface HttpInstance {
   base: string;
   server: RunningServer;
   db: Database;
+  services: AppServices;
   close(): Promise<void>;
 }
 
@@ -27,8 +28,10 @@ export async function startInstance(url: string, env: Record<string, string> = {
     base: `http://127.0.0.1:${server.port}`,
     server,
     db,
+    services,
     close: async () => {
       services.views.stop();
+      await services.changes.close();
       await server.stop();
       await db.close();
     },

@@ -10,12 +10,14 @@ import { ITEM_COLUMNS, REVIEW_COLUMNS } from './catalog.loaders';
 import { AddReviewInput, CreateGearItemInput, MAX_DESCRIPTION, MAX_REVIEW_BODY } from './catalog-write.inputs';
 import { GearItemNode } from './gear-item.type';
 import { GearReviewNode } from './gear-review.type';
+import { READ_TABLES, Writes } from '../common/reads';
 
 // Each write is one INSERT, after every field has been checked: an error writes nothing.
 // The tables change at once; the cached aggregates at the next refresh of the views.
 
 @Resolver()
 export class CatalogMutationResolver {
+  @Writes(READ_TABLES.item)
   @Mutation(() => GearItemNode, { description: 'Catalog admin: needs Authorization: Bearer <OPS_TOKEN>.' })
   @UseMiddleware(OpsOnly)
   async createGearItem(@Arg('input', () => CreateGearItemInput) input: CreateGearItemInput, @Ctx() ctx: Context): Promise<GearItemNode> {
@@ -34,6 +36,7 @@ export class CatalogMutationResolver {
     return item!;
   }
 
+  @Writes(READ_TABLES.review)
   @Mutation(() => GearReviewNode, { description: 'Open to clients. The cached aggregates change only at the next refresh.' })
   async addReview(@Arg('input', () => AddReviewInput) input: AddReviewInput, @Ctx() ctx: Context): Promise<GearReviewNode> {
     const gearItemId = parseId(input.gearItemId, 'input.gearItemId');

@@ -11,14 +11,17 @@ import { GearItemConnection, GearItemNode } from './gear-item.type';
 import { GearReviewConnection } from './gear-review.type';
 import { filteredPageComplexity, pageComplexity, pageRequest, type Page } from '../common/connection';
 import type { GearReviewNode } from './gear-review.type';
+import { READ_TABLES, READ_VIEWS, Reads } from '../common/reads';
 
 @Resolver(() => GearItemNode)
 export class GearItemResolver {
+  @Reads(READ_TABLES.item)
   @Query(() => GearItemNode, { nullable: true, description: 'An item by id; null when there is none.' })
   gearItem(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<GearItemNode | null> {
     return ctx.loaders.items.load(parseId(id, 'id'));
   }
 
+  @Reads(READ_TABLES.item, READ_VIEWS.itemStats, READ_VIEWS.categoryTree)
   @Query(() => GearItemConnection, {
     description: `Items, filtered and sorted, in pages (forward pagination).
 first: 0..100, else BAD_USER_INPUT. after: a cursor from this same query
@@ -49,27 +52,32 @@ from older cached data than the page.`,
     return listItems(ctx, { filter, orderBy, page: pageRequest({ first, after, last, before }, info) });
   }
 
+  @Reads(READ_TABLES.item)
   @FieldResolver(() => ID, { description: 'Globally unique, opaque id (Node).' })
   nodeId(@Root() item: GearItemNode): string {
     return encodeNodeId('GearItem', item.id);
   }
 
+  @Reads(READ_TABLES.category)
   @FieldResolver(() => CategoryNode, { nullable: true, description: 'The category the item is filed under.' })
   category(@Root() item: GearItemNode, @Ctx() ctx: Context): Promise<CategoryNode | null> | null {
     return item.categoryId == null ? null : ctx.loaders.categories.load(item.categoryId);
   }
 
+  @Reads(READ_VIEWS.itemStats)
   @FieldResolver(() => Int, { description: "Cached (gear_item_stats): number of reviews; 0 when the item has no row there." })
   reviewCount(@Root() item: GearItemNode, @Ctx() ctx: Context): number | Promise<number> {
     return item.stats ? item.stats.reviewCount : ctx.loaders.itemStats.load(item.id).then((s) => s.reviewCount);
   }
 
+  @Reads(READ_VIEWS.itemStats)
   @FieldResolver(() => Float, { nullable: true, description: 'Cached (gear_item_stats): mean rating, unrounded; null when there is none.' })
   reviewRating(@Root() item: GearItemNode, @Ctx() ctx: Context): number | null | Promise<number | null> {
     // Read straight from the page's own join when it has one: no promise per field.
     return item.stats ? item.stats.reviewRating : ctx.loaders.itemStats.load(item.id).then((s) => s.reviewRating);
   }
 
+  @Reads(READ_VIEWS.itemStats)
   @FieldResolver(() => Date, {
     nullable: true,
     description: 'Cached (gear_item_stats): when the newest review was written; null when there is none.',
@@ -78,6 +86,7 @@ from older cached data than the page.`,
     return ctx.loaders.lastReviewedAt.load(item.id);
   }
 
+  @Reads(READ_TABLES.review)
   @FieldResolver(() => GearReviewConnection, {
     description: `Newest first (createdAt, then id, descending). first: 0..100.
 Backward: last (0..100) and before, as on gearItems; first and last both given explicitly: BAD_USER_INPUT.`,
@@ -100,6 +109,7 @@ Backward: last (0..100) and before, as on gearItems; first and last both given e
 
 @Resolver(() => GearItemConnection)
 export class GearItemGenerationResolver {
+  @Reads(READ_VIEWS.itemStats)
   @FieldResolver(() => Date, {
     nullable: true,
     description: `When gear_item_stats (the cached reviewCount and reviewRating this page shows, filters and sorts by) was
@@ -109,6 +119,7 @@ last refreshed, as read by the page's own statement; null when it never was.`,
     return (await page.generation()).cachedAt;
   }
 
+  @Reads(READ_VIEWS.itemStats, READ_VIEWS.categoryTree)
   @FieldResolver(() => Boolean, {
     description: `True when the after or before cursor was read from another generation of the cached data
 (gear_item_stats or category_tree refreshed since): the walk may repeat or skip items,

@@ -8,9 +8,11 @@ import { checkName } from '../common/writes';
 import { CATEGORY_COLUMNS } from './categories.loaders';
 import { CreateCategoryInput } from './category.inputs';
 import { CategoryNode } from './category.type';
+import { READ_TABLES, Writes } from '../common/reads';
 
 @Resolver()
 export class CategoryMutationResolver {
+  @Writes(READ_TABLES.category)
   @Mutation(() => CategoryNode, { description: 'Catalog admin: needs Authorization: Bearer <OPS_TOKEN>.' })
   @UseMiddleware(OpsOnly)
   async createCategory(@Arg('input', () => CreateCategoryInput) input: CreateCategoryInput, @Ctx() ctx: Context): Promise<CategoryNode> {

@@ -7,14 +7,17 @@ import { readCategoryTree } from '../views/reads';
 import { listCost } from '../../security/cost';
 import { treeNodesBound } from '../../security/cost-bounds';
 import { CategoryNode, CategoryTreeNodeType } from './category.type';
+import { READ_TABLES, READ_VIEWS, Reads } from '../common/reads';
 
 @Resolver(() => CategoryNode)
 export class CategoryResolver {
+  @Reads(READ_TABLES.category)
   @Query(() => CategoryNode, { nullable: true, description: 'A category by id; null when there is none.' })
   category(@Arg('id', () => ID) id: string, @Ctx() ctx: Context): Promise<CategoryNode | null> {
     return ctx.loaders.categories.load(parseId(id, 'id'));
   }
 
+  @Reads(READ_VIEWS.categoryTree, READ_TABLES.category, READ_VIEWS.categoryStats)
   @Query(() => [CategoryTreeNodeType], {
     description: `The category tree from the recursive-CTE view category_tree (cached), flattened
 in depth-first pre-order: every node right after its parent, siblings by name,
@@ -39,16 +42,19 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     return rows;
   }
 
+  @Reads(READ_TABLES.category)
   @FieldResolver(() => ID, { description: 'Globally unique, opaque id (Node).' })
   nodeId(@Root() c: CategoryNode): string {
     return encodeNodeId('Category', c.id);
   }
 
+  @Reads(READ_TABLES.category)
   @FieldResolver(() => CategoryNode, { nullable: true, description: 'The parent; null for a root category.' })
   parent(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<CategoryNode | null> | null {
     return c.parentId == null ? null : ctx.loaders.categories.load(c.parentId);
   }
 
+  @Reads(READ_TABLES.category)
   @FieldResolver(() => [CategoryNode], {
     description: 'Direct children, by name, then id.',
     // Costs the largest fan-out of any category.
@@ -58,6 +64,7 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     return ctx.loaders.children.load(c.id);
   }
 
+  @Reads(READ_VIEWS.categoryStats)
   @FieldResolver(() => Int, {
     description: 'Cached (category_stats): items in this category and all categories below it; 0 when it has no row there.',
   })
@@ -65,11 +72,13 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     return (await ctx.loaders.categoryStats.load(c.id)).itemCount;
   }
 
+  @Reads(READ_VIEWS.categoryStats)
   @FieldResolver(() => Int, { description: 'Cached (category_stats): reviews of those items; 0 when it has no row there.' })
   async reviewCount(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number> {
     return (await ctx.loaders.categoryStats.load(c.id)).reviewCount;
   }
 
+  @Reads(READ_VIEWS.categoryStats)
   @FieldResolver(() => Float, {
     nullable: true,
     description: 'Cached (category_stats): mean rating over all those reviews; null when there is none.',
@@ -81,6 +90,7 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
 
 @Resolver(() => CategoryTreeNodeType)
 export class CategoryTreeNodeResolver {
+  @Reads(READ_TABLES.category)
   @FieldResolver(() => CategoryNode, { description: 'The category itself, live from gear_category.' })
   async category(@Root() node: CategoryTreeNodeType, @Ctx() ctx: Context): Promise<CategoryNode> {
     // A tree row can outlive its category until the next refresh; the row itself stands in.

@@ -4,27 +4,32 @@ import type { ComplexityEstimator } from 'graphql-query-complexity';
 import { BadUserInputError } from '../../errors';
 import type { CostBounds } from '../../security/cost-bounds';
 import { connectionCost, countCost } from '../../security/cost';
+import { Reads } from './reads';
 
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
 @ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).' })
 export class PageInfo {
+  @Reads()
   @Field({
     description:
       'True when more items follow this page. Paging backward (last/before), true when `before` was given: the edge it came from, or one after it, exists.',
   })
   hasNextPage!: boolean;
 
+  @Reads()
   @Field(() => String, { nullable: true, description: "The last edge's cursor; null on an empty page." })
   endCursor!: string | null;
 
+  @Reads()
   @Field({
     description:
       'True when items come before this page. Paging backward (last), exact; paging forward (first/after), true when `after` was given (the Relay spec allows this cheap answer).',
   })
   hasPreviousPage!: boolean;
 
+  @Reads()
   @Field(() => String, { nullable: true, description: "The first edge's cursor; null on an empty page." })
   startCursor!: string | null;
 }
@@ -53,27 +58,34 @@ export function connectionTypes<T extends object>(
   totalCountDescription: string,
   /** The most rows totalCount may count: what it costs (see security/cost.ts). */
   countRows: (b: CostBounds) => number,
+  /** What totalCount reads (common/reads.ts): the same as the list field. */
+  totalCountReads: string[],
 ) {
   @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
   class EdgeType {
+    @Reads()
     @Field({ description: 'Pass as `after` to get what follows this edge, or as `before` to get what precedes it.' })
     cursor!: string;
 
+    @Reads()
     @Field(() => node)
     node!: T;
   }
 
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class ConnectionType {
+    @Reads()
     @Field(() => [EdgeType], { description: 'This page, in order.' })
     edges!: EdgeType[];
 
+    @Reads()
     @Field(() => PageInfo)
     pageInfo!: PageInfo;
   }
 
   @Resolver(() => ConnectionType)
   class ConnectionResolver {
+    @Reads(...totalCountReads)
     @FieldResolver(() => Int, { description: totalCountDescription, complexity: countCost(countRows) })
     @Extensions({ countRows })
     totalCount(@Root() page: Page<T>): Promise<number> {

@@ -1,4 +1,5 @@
 import { Field, ID, InterfaceType } from 'type-graphql';
+import { READ_TABLES, Reads } from './reads';
 
 // Relay global object identification, PostGraphile's way: a `nodeId` that is base64 of a
 // JSON array naming the type and the row id (`["GearItem",42]`), opaque to clients and
@@ -45,6 +46,7 @@ export function asNode<T extends object>(type: NodeTypeName, value: T | null): (
   resolveType: (value: { [NODE_TYPE]?: NodeTypeName }) => value[NODE_TYPE],
 })
 export abstract class NodeInterface {
+  @Reads(READ_TABLES.item, READ_TABLES.review, READ_TABLES.category)
   @Field(() => ID, {
     description: 'Globally unique, opaque, type-tagged id (base64 of a JSON array of the type name and the row id). `id` stays the row id.',
   })

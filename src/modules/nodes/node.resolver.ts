@@ -3,6 +3,7 @@ import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
 import { listCost } from '../../security/cost';
 import { asNode, decodeNodeId, MAX_NODE_IDS, NodeInterface, type NodeTypeName } from '../common/node';
+import { READ_TABLES, Reads } from '../common/reads';
 
 // Refetch by global id (Relay's Node interface): every lookup goes through the request's
 // DataLoaders, so `nodes` with a hundred ids of three types costs at most three statements.
@@ -24,6 +25,7 @@ const nodesComplexity = listCost((args) => Math.min(Array.isArray(args.nodeIds) 
 
 @Resolver()
 export class NodeResolver {
+  @Reads(READ_TABLES.item, READ_TABLES.review, READ_TABLES.category)
   @Query(() => NodeInterface, {
     nullable: true,
     description: 'The object with this global id (Node.nodeId); null when there is none or the id is not one of ours.',
@@ -32,6 +34,7 @@ export class NodeResolver {
     return loadNode(ctx, nodeId);
   }
 
+  @Reads(READ_TABLES.item, READ_TABLES.review, READ_TABLES.category)
   @Query(() => [NodeInterface], {
     nullable: 'items',
     description: `The objects with these global ids, in the order given: null in the place of an unknown

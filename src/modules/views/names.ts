@@ -6,6 +6,11 @@
  */
 export const MANAGED_VIEW_NAMES = ['gear_item_stats', 'category_tree', 'category_stats'] as const;
 export type ManagedViewName = (typeof MANAGED_VIEW_NAMES)[number];
+/** The views by role, for the fields that declare what they read (common/reads.ts). */
+export const VIEWS = { itemStats: 'gear_item_stats', categoryTree: 'category_tree', categoryStats: 'category_stats' } as const satisfies Record<
+  string,
+  ManagedViewName
+>;
 
 /**
  * Tables the views module keeps beside the views by hand-written DDL and triggers, out of

@@ -129,6 +129,20 @@ export class ChangeListener {
     return `${this.instance}.${this.epoch}.${max}`;
   }
 
+  /**
+   * This process changed these relations (tables as `schema.table`, views by name) and has
+   * seen its change commit: their versions move now, not when the notification arrives, so
+   * that nothing keyed on the old version is served after the writer's own response. The
+   * notification still arrives and moves them again. Subscribers are not told (the
+   * notification will tell them).
+   */
+  touch(names: Iterable<string>): void {
+    for (const n of names) {
+      const seq = ++this.seq;
+      (this.views.has(n) || !n.includes('.') ? this.views : this.tables).set(n, seq);
+    }
+  }
+
   dataVersions(): DataVersions {
     return {
       connected: this.live,

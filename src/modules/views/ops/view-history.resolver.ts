@@ -3,21 +3,27 @@ import type { Context } from '../../../context';
 import { BadUserInputError } from '../../../errors';
 import { MAX_HISTORY, loadRefreshHistory, type ViewRefreshRecord } from './view-history';
 import { MaterializedViewStatusType } from './view.types';
+import { Uncacheable } from '../../common/reads';
 
 @ObjectType('ViewRefreshRecord', { description: 'One past refresh of a materialized view, from the refresh log.' })
 export class ViewRefreshRecordType implements ViewRefreshRecord {
+  @Uncacheable()
   @Field({ description: 'When the refresh began: the view holds what was committed by then.' })
   startedAt!: Date;
 
+  @Uncacheable()
   @Field({ description: 'When the refresh finished.' })
   refreshedAt!: Date;
 
+  @Uncacheable()
   @Field(() => Float, { description: 'How long the refresh took, in milliseconds.' })
   durationMs!: number;
 
+  @Uncacheable()
   @Field({ description: 'False when it ran without CONCURRENTLY.' })
   concurrently!: boolean;
 
+  @Uncacheable()
   @Field(() => String, { description: 'What asked for it: mutation, schedule, freshness (the staleness bound), cli, seed, startup or migration.' })
   by!: ViewRefreshRecord['by'];
 }
@@ -25,6 +31,7 @@ export class ViewRefreshRecordType implements ViewRefreshRecord {
 /** What the ops page shows beside each view's freshness: what it reads and its recent refreshes. */
 @Resolver(() => MaterializedViewStatusType)
 export class ViewHistoryResolver {
+  @Uncacheable()
   @FieldResolver(() => [String], {
     description: 'Tables this view reads from, directly or through plain views, as schema.table.',
   })
@@ -32,6 +39,7 @@ export class ViewHistoryResolver {
     return (await ctx.views.registry()).get(view.name)?.tables ?? [];
   }
 
+  @Uncacheable()
   @FieldResolver(() => [ViewRefreshRecordType], {
     description: `Its newest refreshes from the refresh log, newest first (the log keeps 1,000 per view).
 last: 0..${MAX_HISTORY}, else BAD_USER_INPUT.`,

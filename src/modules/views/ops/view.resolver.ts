@@ -3,9 +3,11 @@ import type { Context } from '../../../context';
 import { OpsOnly } from '../../auth/ops-token';
 import { clearViewLoaders } from '../reads';
 import { MaterializedViewStatusType, RefreshViewsPayload } from './view.types';
+import { Uncacheable, Writes } from '../../common/reads';
 
 @Resolver()
 export class ViewResolver {
+  @Uncacheable()
   @Query(() => [MaterializedViewStatusType], { description: 'Freshness of every materialized view that the server manages.' })
   materializedViews(@Ctx() ctx: Context): Promise<MaterializedViewStatusType[]> {
     // Read where the request's other reads go, so it describes the data they see.
@@ -13,6 +15,7 @@ export class ViewResolver {
     return ctx.views.statuses(ctx.sql).then((all) => all.map((s) => ({ ...s, maxStalenessSeconds: bound })));
   }
 
+  @Writes()
   @Mutation(() => RefreshViewsPayload, {
     description: `Ops: needs Authorization: Bearer <OPS_TOKEN> (missing: UNAUTHENTICATED;
 wrong, or no OPS_TOKEN configured: FORBIDDEN).

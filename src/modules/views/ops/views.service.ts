@@ -82,10 +82,13 @@ export class ViewService {
           lockTimeoutMs: this.config.refresh.lockTimeoutMs,
         }).then(
           (results) => {
+            this.changes?.touch(views.map((v) => v.name));
             for (const o of this.observers) o.refreshed(results, by);
             return results;
           },
           (err: unknown) => {
+            // Some views may have committed before the failure.
+            this.changes?.touch(views.map((v) => v.name));
             if (err instanceof ViewRefreshError) for (const o of this.observers) o.failed(err, by);
             throw err;
           },
