@@ -3,7 +3,7 @@ import { connectionTypes } from '../common/connection';
 import { NodeInterface } from '../common/node';
 import type { ItemStats } from '../views/reads';
 
-@ObjectType('GearItem', { description: 'A piece of gear in the catalog.', implements: NodeInterface })
+@ObjectType('GearItem', { description: 'A piece of gear in the catalog.', implements: NodeInterface, simpleResolvers: true })
 export class GearItemNode {
   @Field(() => ID)
   id!: number;

@@ -2,7 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { connectionTypes } from '../common/connection';
 import { NodeInterface } from '../common/node';
 
-@ObjectType('GearReview', { description: "A client's review of one item.", implements: NodeInterface })
+@ObjectType('GearReview', { description: "A client's review of one item.", implements: NodeInterface, simpleResolvers: true })
 export class GearReviewNode {
   @Field(() => ID)
   id!: number;

@@ -2,7 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { listCost } from '../../security/cost';
 import { NodeInterface } from '../common/node';
 
-@ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface })
+@ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface, simpleResolvers: true })
 export class CategoryNode {
   @Field(() => ID)
   id!: number;
@@ -14,7 +14,7 @@ export class CategoryNode {
   parentId!: number | null;
 }
 
-@ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).' })
+@ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).', simpleResolvers: true })
 export class CategoryTreeNodeType {
   @Field(() => ID, { description: "The category's id." })
   id!: number;

@@ -8,7 +8,7 @@ import { connectionCost, countCost } from '../../security/cost';
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
-@ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).' })
+@ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).', simpleResolvers: true })
 export class PageInfo {
   @Field({
     description:
@@ -54,7 +54,7 @@ export function connectionTypes<T extends object>(
   /** The most rows totalCount may count: what it costs (see security/cost.ts). */
   countRows: (b: CostBounds) => number,
 ) {
-  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
+  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.`, simpleResolvers: true })
   class EdgeType {
     @Field({ description: 'Pass as `after` to get what follows this edge, or as `before` to get what precedes it.' })
     cursor!: string;
@@ -63,7 +63,7 @@ export function connectionTypes<T extends object>(
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.`, simpleResolvers: true })
   class ConnectionType {
     @Field(() => [EdgeType], { description: 'This page, in order.' })
     edges!: EdgeType[];
