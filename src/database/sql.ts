@@ -157,8 +157,16 @@ const TIMESTAMPTZ_OID = 1184;
 const ROW_TYPES = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === TIMESTAMPTZ_OID) {
-      return (text: string) => new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+      return parseTimestamptz;
     }
     return pg.types.getTypeParser(oid, format);
   },
 };
+
+/** String slicing instead of two regular-expression replaces: it runs for every row's timestamps. */
+function parseTimestamptz(text: string): Date {
+  // "YYYY-MM-DD HH:MM:SS[.ffffff]±HH[:MM[:SS]]", or infinity/-infinity (Invalid Date, as before).
+  const iso = text.length > 10 && text.charCodeAt(10) === 32 ? `${text.slice(0, 10)}T${text.slice(11)}` : text;
+  const sign = iso.charCodeAt(iso.length - 3);
+  return new Date(sign === 43 || sign === 45 ? `${iso}:00` : iso);
+}
