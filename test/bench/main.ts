@@ -3,12 +3,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openScriptDatabase } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
-import { APPLICATION_NAMES, CONTENDERS, POSTGRAPHILE_DIR, startContender, type ContenderKey, type RunningContender } from './contenders';
+import { APPLICATION_NAMES, CONTENDERS, POSTGRAPHILE5_DIR, POSTGRAPHILE_DIR, startContender, type ContenderKey, type RunningContender } from './contenders';
 import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, SCALES, prepareDatabase, withClient, type BenchDatabase, type Scale } from './dataset';
 import { timedRun, type LoadOptions, type RunFigures } from './load';
 import {
@@ -152,7 +152,7 @@ async function main() {
         }
       }
     }
-    for (const key of ['floor', 'postgraphile'] as const) {
+    for (const key of ['floor', 'postgraphile', 'postgraphile5'] as const) {
       await targets[key].stop();
       running.splice(running.indexOf(targets[key]), 1);
     }
@@ -354,13 +354,15 @@ function noiseNotes(runs: Run[], load1Before: number): string[] {
   ];
 }
 
-/** PostGraphile lives in its own install (see test/bench/postgraphile/package.json); npm ci it when missing or stale. */
+/** Each PostGraphile lives in its own install (see the package.json in test/bench/postgraphile and test/bench/postgraphile5); npm ci it when missing or stale. */
 function ensurePostgraphileInstalled(say: (m: string) => void) {
-  const lock = join(POSTGRAPHILE_DIR, 'package-lock.json');
-  const installed = join(POSTGRAPHILE_DIR, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  say('installing PostGraphile for the bench (npm ci in test/bench/postgraphile, once)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: POSTGRAPHILE_DIR, stdio: 'inherit' });
+  for (const dir of [POSTGRAPHILE_DIR, POSTGRAPHILE5_DIR]) {
+    const lock = join(dir, 'package-lock.json');
+    const installed = join(dir, 'node_modules', '.package-lock.json');
+    if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) continue;
+    say(`installing PostGraphile for the bench (npm ci in ${relative(process.cwd(), dir) || dir}, once)`);
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: 'inherit' });
+  }
 }
 
 function positive(v: string, name: string): number {
