@@ -174,7 +174,7 @@ async function main() {
         (err, result) => (err ? rej(err) : res(result)),
       ),
     );
-  await load(Number(values.warmup));
+  const warm = await load(Number(values.warmup));
   // The profile covers start-up and warm-up too; the table is only as good as the load's share of it.
   const result = await load(Number(values.duration));
   child.kill('SIGTERM');
@@ -190,15 +190,18 @@ async function main() {
   rmSync(profDir, { recursive: true, force: true });
   const { rows, totalMs, top } = phaseTable(profile);
   const reqs = result.requests.total;
+  // The profile spans warm-up and timed load alike: per request over both.
+  const all = reqs + warm.requests.total;
   const L = [
     `# Where tally's CPU goes: ${c}, ${values.connections} connections, ${values.duration} s (${label})`,
     '',
     `${reqs} requests (${Math.round(result.requests.average)}/s, ${result.non2xx} non-2xx); CPU in the profile (whole run, start-up included, idle excluded): ${totalMs.toFixed(0)} ms.`,
     `Command: \`npm run bench:profile -- ${process.argv.slice(2).join(' ')}\`. Machine load average: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(', ')}.`,
     '',
-    '| phase | ms | share |',
-    '|---|---|---|',
-    ...rows.map((r) => `| ${r.phase} | ${r.ms.toFixed(0)} | ${(r.share * 100).toFixed(1)}% |`),
+    `| phase | ms | share | µs per request (${all} requests, warm-up included) |`,
+    '|---|---|---|---|',
+    ...rows.map((r) => `| ${r.phase} | ${r.ms.toFixed(0)} | ${(r.share * 100).toFixed(1)}% | ${((r.ms * 1000) / all).toFixed(0)} |`),
+    `| **all** | ${totalMs.toFixed(0)} | 100% | ${((totalMs * 1000) / all).toFixed(0)} |`,
     '',
     '| top functions (self time) | where | ms |',
     '|---|---|---|',
