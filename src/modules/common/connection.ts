@@ -150,7 +150,7 @@ export function toPage<R, T>(
   // Reversed on a copy: the rows may be a loader's cached array.
   const kept = more ? rows.slice(0, req.size) : req.backward ? rows.slice() : rows;
   if (req.backward) kept.reverse();
-  const edges = kept.map((row) => lazyEdge(toNode(row), () => cursorOf(row)));
+  const edges: Edge<T>[] = kept.map((row) => new LazyEdge(toNode(row), row, cursorOf));
   return {
     edges,
     pageInfo: {
@@ -167,14 +167,22 @@ export function toPage<R, T>(
   };
 }
 
-function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
-  let cursor: string | undefined;
-  return {
-    node,
-    get cursor() {
-      return (cursor ??= sign());
-    },
-  };
+/**
+ * An edge whose cursor is signed when first read. A class: the getter lives once on the
+ * prototype, where an object literal with a getter would allocate a closure per edge.
+ */
+class LazyEdge<R, T> implements Edge<T> {
+  #cursor: string | undefined;
+
+  constructor(
+    readonly node: T,
+    private readonly row: R,
+    private readonly sign: (row: R) => string,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= this.sign(this.row));
+  }
 }
 
 /**
