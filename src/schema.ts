@@ -10,6 +10,7 @@ import { CatalogMutationResolver } from './modules/catalog/catalog.mutations';
 import { CategoryMutationResolver } from './modules/categories/category.mutations';
 import { ViewResolver } from './modules/views/ops/view.resolver';
 import { ViewHistoryResolver } from './modules/views/ops/view-history.resolver';
+import { directFieldResolvers } from './direct-resolvers';
 
 export const resolvers = [
   GearItemResolver,
@@ -27,7 +28,9 @@ export const resolvers = [
 ] as const;
 
 export async function createSchema(): Promise<GraphQLSchema> {
-  return buildSchema({ resolvers, validate: false });
+  const schema = await buildSchema({ resolvers, validate: false });
+  directFieldResolvers(schema, resolvers);
+  return schema;
 }
 
 /** The SDL committed as schema/schema.graphql: sorted, so that a diff shows real changes. */

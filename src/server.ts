@@ -144,6 +144,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const { config, db, log } = services;
   const app = express();
   app.disable('x-powered-by');
+  // An ETag hashes every response body; GraphQL POSTs are never revalidated, so it is pure cost.
+  app.set('etag', false);
   if (config.trustProxy) app.set('trust proxy', config.trustProxy);
   const httpServer = http.createServer(app);
   applyHttpLimits(httpServer, config.http);

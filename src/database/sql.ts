@@ -93,20 +93,20 @@ export class Sql {
    * whose best plan does not depend on the values (lookups by id, unfiltered pages): a
    * value-dependent filter must be planned anew.
    */
-  async rows<T>(query: SqlFragment, opts: { prepared?: boolean } = {}): Promise<T[]> {
+  async rows<T>(query: SqlFragment, opts: { prepared?: boolean; rawTimestamps?: boolean } = {}): Promise<T[]> {
     const { text, values } = sql.compile(query);
-    return this.run<T>(text, values ?? [], opts.prepared ? statementName(text) : undefined);
+    return this.run<T>(text, values ?? [], opts.prepared ? statementName(text) : undefined, opts.rawTimestamps ? RAW_TIMESTAMP_TYPES : ROW_TYPES);
   }
 
   /** Sends one compiled statement, within this scope's limit. */
-  protected async run<T>(text: string, values: unknown[], name?: string): Promise<T[]> {
+  protected async run<T>(text: string, values: unknown[], name?: string, types: typeof ROW_TYPES = ROW_TYPES): Promise<T[]> {
     // A finished statement hands its slot straight to the next waiting one.
     if (this.inFlight < this.maxConcurrent) this.inFlight++;
     else await new Promise<void>((resolve) => this.waiting.push(resolve));
     try {
       if (this.signal?.aborted) throw this.signal.reason;
       this.onStatement();
-      const result = await this.runner.query<T & pg.QueryResultRow>({ name, text, values, types: ROW_TYPES });
+      const result = await this.runner.query<T & pg.QueryResultRow>({ name, text, values, types });
       return result.rows;
     } finally {
       const next = this.waiting.shift();
@@ -165,8 +165,28 @@ const TIMESTAMPTZ_OID = 1184;
 const ROW_TYPES = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === TIMESTAMPTZ_OID) {
-      return (text: string) => new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+      return parseTimestamptz;
     }
     return pg.types.getTypeParser(oid, format);
   },
 };
+
+/**
+ * `rawTimestamps`: timestamptz columns stay PostgreSQL's text, for a caller that parses
+ * (parseTimestamptz) only the values a client reads: a page parses none of its rows' dates
+ * unless they are selected.
+ */
+const RAW_TIMESTAMP_TYPES: typeof ROW_TYPES = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMPTZ_OID) return (text: string) => text;
+    return pg.types.getTypeParser(oid, format);
+  },
+};
+
+/** String slicing instead of two regular-expression replaces: it runs for every row's timestamps. */
+export function parseTimestamptz(text: string): Date {
+  // "YYYY-MM-DD HH:MM:SS[.ffffff]±HH[:MM[:SS]]", or infinity/-infinity (Invalid Date, as before).
+  const iso = text.length > 10 && text.charCodeAt(10) === 32 ? `${text.slice(0, 10)}T${text.slice(11)}` : text;
+  const sign = iso.charCodeAt(iso.length - 3);
+  return new Date(sign === 43 || sign === 45 ? `${iso}:00` : iso);
+}

@@ -3,24 +3,29 @@ import { createWriteStream, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { postgraphileQuery, rowsFromPostgraphile, rowsFromTally, tallyQuery, type CaseName, type Rows } from './queries';
 
-export type ContenderKey = 'tally' | 'floor' | 'postgraphile';
+export type ContenderKey = 'tally' | 'floor' | 'postgraphile' | 'postgraphile5';
 /** The order each round runs them in. */
-export const CONTENDERS: readonly ContenderKey[] = ['tally', 'floor', 'postgraphile'];
+export const CONTENDERS: readonly ContenderKey[] = ['tally', 'floor', 'postgraphile', 'postgraphile5'];
+/** The PostGraphile versions tally is compared with: the goals take the faster of them. */
+export const POSTGRAPHILES = ['postgraphile', 'postgraphile5'] as const;
 export const CONTENDER_TITLES: Record<ContenderKey, string> = {
   tally: 'tally (dist, production)',
   floor: 'floor (node:http + pg, prepared)',
   postgraphile: 'PostGraphile 4.14',
+  postgraphile5: 'PostGraphile 5.1.5',
 };
 /** application_name of each server's connections, to find their backends in pg_stat_activity. */
 export const APPLICATION_NAMES: Record<ContenderKey, string> = {
   tally: 'tally',
   floor: 'bench-floor',
   postgraphile: 'bench-postgraphile',
+  postgraphile5: 'bench-postgraphile5',
 };
 
 /** The checkout: compiled bench code runs from dist/test/bench. */
 export const ROOT = resolve(__dirname, '..', '..', '..');
 export const POSTGRAPHILE_DIR = join(ROOT, 'test', 'bench', 'postgraphile');
+export const POSTGRAPHILE5_DIR = join(ROOT, 'test', 'bench', 'postgraphile5');
 
 export interface Request {
   url: string;
@@ -73,6 +78,12 @@ export async function startContender(
       env.BENCH_POSTGRAPHILE_DIR = POSTGRAPHILE_DIR;
       request = (c) => ({ url: `${base}/graphql`, body: JSON.stringify({ query: postgraphileQuery(c, opts.rootId) }) });
       break;
+    case 'postgraphile5':
+      // The V4 preset gives the same schema: the same queries, read the same way.
+      script = join(ROOT, 'dist', 'test', 'bench', 'postgraphile5-server.js');
+      env.BENCH_POSTGRAPHILE_DIR = POSTGRAPHILE5_DIR;
+      request = (c) => ({ url: `${base}/graphql`, body: JSON.stringify({ query: postgraphileQuery(c, opts.rootId) }) });
+      break;
   }
   Object.assign(env, opts.env);
   const logDir = join(ROOT, '.data', 'bench-logs');
@@ -104,7 +115,7 @@ export async function startContender(
       }
     }
   }
-  const toRows = key === 'postgraphile' ? rowsFromPostgraphile : rowsFromTally;
+  const toRows = key === 'postgraphile' || key === 'postgraphile5' ? rowsFromPostgraphile : rowsFromTally;
   return {
     key,
     pid: child.pid as number,

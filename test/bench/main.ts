@@ -151,7 +151,7 @@ async function main() {
         }
       }
     }
-    for (const key of ['floor', 'postgraphile'] as const) {
+    for (const key of ['floor', 'postgraphile', 'postgraphile5'] as const) {
       await targets[key].stop();
       running.splice(running.indexOf(targets[key]), 1);
     }
@@ -353,7 +353,6 @@ function noiseNotes(runs: Run[], load1Before: number): string[] {
   ];
 }
 
-/** PostGraphile lives in its own install (see test/bench/postgraphile/package.json); npm ci it when missing or stale. */
 
 function positive(v: string, name: string): number {
   const n = Number(v);

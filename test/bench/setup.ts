@@ -1,16 +1,21 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
-import { POSTGRAPHILE_DIR } from './contenders';
+import { join, relative } from 'node:path';
+import { POSTGRAPHILE5_DIR, POSTGRAPHILE_DIR } from './contenders';
 
-/** PostGraphile has an install of its own (test/bench/postgraphile): npm ci it when its lock file changed. */
+/**
+ * Each PostGraphile has an install of its own (the package.json in test/bench/postgraphile
+ * and test/bench/postgraphile5): npm ci it when missing or when its lock file changed.
+ */
 export function ensurePostgraphileInstalled(say: (m: string) => void) {
-  const lock = join(POSTGRAPHILE_DIR, 'package-lock.json');
-  const installed = join(POSTGRAPHILE_DIR, 'node_modules', '.package-lock.json');
-  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) return;
-  say('installing PostGraphile for the bench (npm ci in test/bench/postgraphile, once)');
-  execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: POSTGRAPHILE_DIR, stdio: 'inherit' });
+  for (const dir of [POSTGRAPHILE_DIR, POSTGRAPHILE5_DIR]) {
+    const lock = join(dir, 'package-lock.json');
+    const installed = join(dir, 'node_modules', '.package-lock.json');
+    if (existsSync(installed) && statSync(installed).mtimeMs >= statSync(lock).mtimeMs) continue;
+    say(`installing PostGraphile for the bench (npm ci in ${relative(process.cwd(), dir) || dir}, once)`);
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: dir, stdio: 'inherit' });
+  }
 }
 
 export function freePort(): Promise<number> {

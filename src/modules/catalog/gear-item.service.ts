@@ -1,7 +1,8 @@
 import type { Context } from '../../context';
 import { toPage, type Page, type PageRequest } from '../common/connection';
 import { isInt, isTimestamp, type CursorCheck, type DecodedCursor } from '../common/cursor';
-import { readItemsGeneration, type ItemsGeneration, type ItemWithStatsRow } from '../views/reads';
+import { parseTimestamptz } from '../../database/sql';
+import { readItemsGeneration, type ItemStats, type ItemsGeneration, type ItemWithStatsRow } from '../views/reads';
 import type { ReviewKey } from './catalog.loaders';
 import type { GearItemFilter, GearItemOrder } from './gear-item.inputs';
 import { countSql, cursorChecks, cursorScope, normalizeFilter, normalizeOrder, pageSql, sortKeyOf } from './gear-item.query';
@@ -40,30 +41,23 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Item
   // Unfiltered pages plan the same whatever the cursor: prepared. A filter's best plan
   // depends on its values (a leaf's subtree or a root's, a rare count or a common one).
   const filtered = Object.keys(filter).length > 0;
-  const rows = await ctx.sql.rows<ItemWithStatsRow>(
+  const rows = await ctx.sql.rows<RawItemRow>(
     pageSql(filter, terms, { after: after?.key ?? null, before: before?.key ?? null, backward: page.backward }, page.size + 1),
-    { prepared: !filtered },
+    { prepared: !filtered, rawTimestamps: true },
   );
-  const read: ItemsGeneration | null = rows.length ? { generation: rows[0].generation, cachedAt: rows[0].cachedAt } : null;
+  const read: ItemsGeneration | null = rows.length ? { generation: rows[0].generation, cachedAt: dateOrNull(rows[0].cachedAt) } : null;
   let lazy: Promise<ItemsGeneration> | undefined;
   const items = toPage(
     rows,
     page,
     (row) => {
       const stats = { reviewCount: row.reviewCount, reviewRating: row.reviewRating };
-      const node: GearItemNode = {
-        id: row.id,
-        name: row.name,
-        description: row.description,
-        categoryId: row.categoryId,
-        createdAt: row.createdAt,
-        stats,
-      };
+      const node: GearItemNode = new PageItem(row, stats);
       ctx.loaders.items.prime(row.id, node);
       ctx.loaders.itemStats.prime(row.id, stats);
       return node;
     },
-    (row) => ctx.cursors.encode(scope, sortKeyOf(row, terms), row.generation),
+    (row) => ctx.cursors.encode(scope, sortKeyOf({ ...row, createdAt: parseTimestamptz(row.createdAt), cachedAt: null }, terms), row.generation),
     async () => {
       const [{ n }] = await ctx.sql.rows<{ n: number }>(countSql(filter));
       return n;
@@ -74,6 +68,38 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Item
     generation: () => read ?? (lazy ??= readItemsGeneration(ctx.sql)),
     cursorGenerations: [after, before].filter((c): c is DecodedCursor => c !== null).map((c) => c.generation),
   };
+}
+
+/** A page's row as read: its timestamps still PostgreSQL's text (`rawTimestamps`). */
+type RawItemRow = Omit<ItemWithStatsRow, 'createdAt' | 'cachedAt'> & { createdAt: string; cachedAt: string | null };
+
+const dateOrNull = (text: string | null) => (text === null ? null : parseTimestamptz(text));
+
+/**
+ * An item of a page, its createdAt parsed when first read: a page that does not select it
+ * (or sort by it) makes no Date per row.
+ */
+class PageItem implements GearItemNode {
+  readonly id: number;
+  readonly name: string;
+  readonly description: string | null;
+  readonly categoryId: number | null;
+  readonly stats: ItemStats;
+  #createdAtText: string;
+  #createdAt: Date | undefined;
+
+  constructor(row: RawItemRow, stats: ItemStats) {
+    this.id = row.id;
+    this.name = row.name;
+    this.description = row.description;
+    this.categoryId = row.categoryId;
+    this.stats = stats;
+    this.#createdAtText = row.createdAt;
+  }
+
+  get createdAt(): Date {
+    return (this.#createdAt ??= parseTimestamptz(this.#createdAtText));
+  }
 }
 
 const REVIEW_CURSOR: CursorCheck[] = [isTimestamp, isInt];

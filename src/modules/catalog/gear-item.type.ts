@@ -4,7 +4,7 @@ import { NodeInterface } from '../common/node';
 import type { ItemStats } from '../views/reads';
 import { READ_TABLES, READ_VIEWS, Reads } from '../common/reads';
 
-@ObjectType('GearItem', { description: 'A piece of gear in the catalog.', implements: NodeInterface })
+@ObjectType('GearItem', { description: 'A piece of gear in the catalog.', implements: NodeInterface, simpleResolvers: true })
 export class GearItemNode {
   @Reads(READ_TABLES.item)
   @Field(() => ID)

@@ -3,7 +3,7 @@ import { connectionTypes } from '../common/connection';
 import { NodeInterface } from '../common/node';
 import { READ_TABLES, Reads } from '../common/reads';
 
-@ObjectType('GearReview', { description: "A client's review of one item.", implements: NodeInterface })
+@ObjectType('GearReview', { description: "A client's review of one item.", implements: NodeInterface, simpleResolvers: true })
 export class GearReviewNode {
   @Reads(READ_TABLES.review)
   @Field(() => ID)

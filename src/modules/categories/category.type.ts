@@ -3,7 +3,7 @@ import { listCost } from '../../security/cost';
 import { NodeInterface } from '../common/node';
 import { READ_TABLES, READ_VIEWS, Reads } from '../common/reads';
 
-@ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface })
+@ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface, simpleResolvers: true })
 export class CategoryNode {
   @Reads(READ_TABLES.category)
   @Field(() => ID)
@@ -17,7 +17,7 @@ export class CategoryNode {
   parentId!: number | null;
 }
 
-@ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).' })
+@ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).', simpleResolvers: true })
 export class CategoryTreeNodeType {
   @Reads(READ_VIEWS.categoryTree)
   @Field(() => ID, { description: "The category's id." })

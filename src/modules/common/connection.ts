@@ -9,7 +9,7 @@ import { Reads } from './reads';
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
 
-@ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).' })
+@ObjectType({ description: 'Where a page starts and ends (the four fields of the Relay cursor connections spec).', simpleResolvers: true })
 export class PageInfo {
   @Reads()
   @Field({
@@ -61,7 +61,7 @@ export function connectionTypes<T extends object>(
   /** What totalCount reads (common/reads.ts): the same as the list field. */
   totalCountReads: string[],
 ) {
-  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.` })
+  @ObjectType(`${name}Edge`, { description: `One ${name} in a page.`, simpleResolvers: true })
   class EdgeType {
     @Reads()
     @Field({ description: 'Pass as `after` to get what follows this edge, or as `before` to get what precedes it.' })
@@ -72,7 +72,7 @@ export function connectionTypes<T extends object>(
     node!: T;
   }
 
-  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.`, simpleResolvers: true })
   class ConnectionType {
     @Reads()
     @Field(() => [EdgeType], { description: 'This page, in order.' })
@@ -162,7 +162,7 @@ export function toPage<R, T>(
   // Reversed on a copy: the rows may be a loader's cached array.
   const kept = more ? rows.slice(0, req.size) : req.backward ? rows.slice() : rows;
   if (req.backward) kept.reverse();
-  const edges = kept.map((row) => lazyEdge(toNode(row), () => cursorOf(row)));
+  const edges: Edge<T>[] = kept.map((row) => new LazyEdge(toNode(row), row, cursorOf));
   return {
     edges,
     pageInfo: {
@@ -179,14 +179,22 @@ export function toPage<R, T>(
   };
 }
 
-function lazyEdge<T>(node: T, sign: () => string): Edge<T> {
-  let cursor: string | undefined;
-  return {
-    node,
-    get cursor() {
-      return (cursor ??= sign());
-    },
-  };
+/**
+ * An edge whose cursor is signed when first read. A class: the getter lives once on the
+ * prototype, where an object literal with a getter would allocate a closure per edge.
+ */
+class LazyEdge<R, T> implements Edge<T> {
+  #cursor: string | undefined;
+
+  constructor(
+    readonly node: T,
+    private readonly row: R,
+    private readonly sign: (row: R) => string,
+  ) {}
+
+  get cursor(): string {
+    return (this.#cursor ??= this.sign(this.row));
+  }
 }
 
 /**

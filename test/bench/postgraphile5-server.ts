@@ -1,0 +1,93 @@
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
+
+/**
+ * PostGraphile 5.1.5 (Grafast) over the benchmark database, as a user moving from 4 would run
+ * it: the V4-compatible preset (makeV4Preset) with the same options as the 4.14 server (nulls
+ * last in orderBy, no mutations, no subscriptions), postgraphile-plugin-connection-filter's
+ * preset for the comparisons, and the same smart tags giving the views their primary keys and
+ * relations. So it answers the very queries the 4.14 server does (queries.ts
+ * postgraphileQuery). Loaded from test/bench/postgraphile5/, its own install: Grafast brings
+ * pg-sql2 5 and its own graphql, which must not mix with tally's tree.
+ *
+ *   BENCH_DATABASE_URL=… BENCH_PORT=… BENCH_POSTGRAPHILE_DIR=test/bench/postgraphile5 node dist/test/bench/postgraphile5-server.js
+ */
+const url = process.env.BENCH_DATABASE_URL;
+const port = Number(process.env.BENCH_PORT);
+const dir = process.env.BENCH_POSTGRAPHILE_DIR;
+if (!url || !port || !dir) throw new Error('set BENCH_DATABASE_URL, BENCH_PORT and BENCH_POSTGRAPHILE_DIR');
+
+// PostGraphile 5 asks for Node 22 (it uses Promise.withResolvers); the bench runs on Node 20.
+// The polyfill is the specification's algorithm, nothing more.
+const P = Promise as unknown as { withResolvers?: () => unknown };
+if (typeof P.withResolvers !== 'function') {
+  P.withResolvers = function withResolvers<T>() {
+    let resolve!: (v: T | PromiseLike<T>) => void;
+    let reject!: (e: unknown) => void;
+    const promise = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+
+const load = createRequire(join(resolve(dir), 'package.json'));
+const { postgraphile } = load('postgraphile');
+const { makeV4Preset } = load('postgraphile/presets/v4');
+const { makePgService } = load('postgraphile/adaptors/pg');
+const { grafserv } = load('postgraphile/grafserv/node');
+const { makeJSONPgSmartTagsPlugin } = load('postgraphile/utils');
+const { PostGraphileConnectionFilterPreset } = load('postgraphile-plugin-connection-filter');
+
+const ViewKeysPlugin = makeJSONPgSmartTagsPlugin({
+  version: 1,
+  config: {
+    class: {
+      gear_item_stats: { tags: { primaryKey: 'gear_item_id', foreignKey: '(gear_item_id) references gear_item (id)' } },
+      category_tree: { tags: { primaryKey: 'id' } },
+      category_stats: { tags: { primaryKey: 'category_id', foreignKey: '(category_id) references category_tree (id)' } },
+    },
+  },
+});
+
+const named = new URL(url);
+named.searchParams.set('application_name', 'bench-postgraphile5');
+const preset = {
+  extends: [
+    makeV4Preset({
+      graphileBuildOptions: { orderByNullsLast: true },
+      disableDefaultMutations: true,
+      subscriptions: false,
+      dynamicJson: true,
+      setofFunctionsContainNulls: false,
+      ignoreRBAC: false,
+      legacyRelations: 'omit',
+      disableQueryLog: true,
+      graphiql: false,
+    }),
+    PostGraphileConnectionFilterPreset,
+  ],
+  plugins: [ViewKeysPlugin],
+  pgServices: [makePgService({ connectionString: named.toString(), schemas: ['public'] })],
+  grafserv: { watch: false, graphiql: false },
+  grafast: { explain: false },
+};
+
+async function main() {
+  const pgl = postgraphile(preset);
+  const serv = pgl.createServ(grafserv);
+  const server = http.createServer();
+  await serv.addTo(server);
+  server.listen(port, '127.0.0.1');
+  process.on('SIGTERM', () => {
+    server.close();
+    void pgl.release().then(() => process.exit(0));
+  });
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
