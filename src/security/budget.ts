@@ -20,13 +20,14 @@ interface Budget {
   stop: PublicError | null;
   readonly timedOut: () => PublicError;
   /** The request's: aborted when it is past a bound, so its statements not yet sent are not sent. */
-  readonly cancel: AbortController;
+  readonly cancel: AbortController | undefined;
 }
 
 /** Past a bound: every further field fails with `err`, and so do the statements not yet sent. */
 function halt(b: Budget, err: PublicError): PublicError {
   b.stop ??= err;
-  b.cancel.abort(b.stop);
+  // A context made by tally has one; one passed to Apollo by other code may not.
+  b.cancel?.abort(b.stop);
   return b.stop;
 }
 const BUDGET = Symbol('execution budget');
@@ -65,7 +66,7 @@ export function executionBudgetPlugin(opts: ExecutionBudgetOptions): ApolloServe
             deadline: performance.now() + opts.timeoutMs,
             stop: null,
             timedOut,
-            cancel: contextValue.cancel,
+            cancel: (contextValue as Partial<Context>).cancel,
           };
           budget = b;
           (contextValue as unknown as Record<symbol, Budget>)[BUDGET] = b;
