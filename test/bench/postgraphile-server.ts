@@ -1,6 +1,5 @@
 import http from 'node:http';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
 
 /**
  * PostGraphile 4 over the benchmark database, configured as its documentation recommends for
@@ -12,28 +11,13 @@ import { join, resolve } from 'node:path';
  *
  *   BENCH_DATABASE_URL=… BENCH_PORT=… BENCH_POSTGRAPHILE_DIR=test/bench/postgraphile node dist/test/bench/postgraphile-server.js
  */
-const url = process.env.BENCH_DATABASE_URL;
-const port = Number(process.env.BENCH_PORT);
-const dir = process.env.BENCH_POSTGRAPHILE_DIR;
-if (!url || !port || !dir) throw new Error('set BENCH_DATABASE_URL, BENCH_PORT and BENCH_POSTGRAPHILE_DIR');
+const { url: namedUrl, port, load } = postgraphileSettings('bench-postgraphile');
 
-const load = createRequire(join(resolve(dir), 'package.json'));
 const { postgraphile } = load('postgraphile');
 const ConnectionFilterPlugin = load('postgraphile-plugin-connection-filter');
 const { makeJSONPgSmartTagsPlugin } = load('graphile-utils');
-const ViewKeysPlugin = makeJSONPgSmartTagsPlugin({
-  version: 1,
-  config: {
-    class: {
-      gear_item_stats: { tags: { primaryKey: 'gear_item_id', foreignKey: '(gear_item_id) references gear_item (id)' } },
-      category_tree: { tags: { primaryKey: 'id' } },
-      category_stats: { tags: { primaryKey: 'category_id', foreignKey: '(category_id) references category_tree (id)' } },
-    },
-  },
-});
-const named = new URL(url);
-named.searchParams.set('application_name', 'bench-postgraphile');
-const middleware = postgraphile(named.toString(), 'public', {
+const ViewKeysPlugin = makeJSONPgSmartTagsPlugin(VIEW_SMART_TAGS);
+const middleware = postgraphile(namedUrl, 'public', {
   appendPlugins: [ConnectionFilterPlugin, ViewKeysPlugin],
   graphileBuildOptions: { orderByNullsLast: true },
   disableDefaultMutations: true,

@@ -1,6 +1,5 @@
 import http from 'node:http';
-import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
 
 /**
  * PostGraphile 5.1.5 (Grafast) over the benchmark database, as a user moving from 4 would run
@@ -13,10 +12,7 @@ import { join, resolve } from 'node:path';
  *
  *   BENCH_DATABASE_URL=… BENCH_PORT=… BENCH_POSTGRAPHILE_DIR=test/bench/postgraphile5 node dist/test/bench/postgraphile5-server.js
  */
-const url = process.env.BENCH_DATABASE_URL;
-const port = Number(process.env.BENCH_PORT);
-const dir = process.env.BENCH_POSTGRAPHILE_DIR;
-if (!url || !port || !dir) throw new Error('set BENCH_DATABASE_URL, BENCH_PORT and BENCH_POSTGRAPHILE_DIR');
+const { url: namedUrl, port, load } = postgraphileSettings('bench-postgraphile5');
 
 // PostGraphile 5 asks for Node 22 (it uses Promise.withResolvers); the bench runs on Node 20.
 // The polyfill is the specification's algorithm, nothing more.
@@ -33,7 +29,6 @@ if (typeof P.withResolvers !== 'function') {
   };
 }
 
-const load = createRequire(join(resolve(dir), 'package.json'));
 const { postgraphile } = load('postgraphile');
 const { makeV4Preset } = load('postgraphile/presets/v4');
 const { makePgService } = load('postgraphile/adaptors/pg');
@@ -41,19 +36,8 @@ const { grafserv } = load('postgraphile/grafserv/node');
 const { makeJSONPgSmartTagsPlugin } = load('postgraphile/utils');
 const { PostGraphileConnectionFilterPreset } = load('postgraphile-plugin-connection-filter');
 
-const ViewKeysPlugin = makeJSONPgSmartTagsPlugin({
-  version: 1,
-  config: {
-    class: {
-      gear_item_stats: { tags: { primaryKey: 'gear_item_id', foreignKey: '(gear_item_id) references gear_item (id)' } },
-      category_tree: { tags: { primaryKey: 'id' } },
-      category_stats: { tags: { primaryKey: 'category_id', foreignKey: '(category_id) references category_tree (id)' } },
-    },
-  },
-});
+const ViewKeysPlugin = makeJSONPgSmartTagsPlugin(VIEW_SMART_TAGS);
 
-const named = new URL(url);
-named.searchParams.set('application_name', 'bench-postgraphile5');
 const preset = {
   extends: [
     makeV4Preset({
@@ -70,7 +54,7 @@ const preset = {
     PostGraphileConnectionFilterPreset,
   ],
   plugins: [ViewKeysPlugin],
-  pgServices: [makePgService({ connectionString: named.toString(), schemas: ['public'] })],
+  pgServices: [makePgService({ connectionString: namedUrl, schemas: ['public'] })],
   grafserv: { watch: false, graphiql: false },
   grafast: { explain: false },
 };
