@@ -1,21 +1,19 @@
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
-import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { responseCachePlugin } from './cache/plugin';
-import { ResponseCache, responseCacheMiddleware, type CacheTicket } from './cache/response-cache';
-import { createContext, type AppServices, type Context } from './context';
+import { ResponseCache } from './cache/response-cache';
+import type { AppServices, Context } from './context';
 import { poolStatsOf } from './database/pool-stats';
 import { sql } from './database/sql';
 import { classifyError, formatError, formatErrorHidingSchema } from './errors';
-import { corsMiddleware } from './http/cors';
 import { explorerRouter } from './http/explorer';
-import { applyHttpLimits, bodyLimitGuard, httpErrorHandler, jsonDepthGuard, notFound, readinessProbe } from './http/hygiene';
+import { graphqlEndpoint } from './http/graphql-endpoint';
+import { applyHttpLimits, httpErrorHandler, notFound, readinessProbe } from './http/hygiene';
 import { limitRules } from './limits';
 import { Metrics } from './metrics/metrics';
 import { opsPageRouter } from './ops-page/route';
@@ -24,8 +22,6 @@ import { createSchema } from './schema';
 import { executionBudgetPlugin } from './security/budget';
 import { costLimitPlugin } from './security/cost-limit';
 import { HeavyGate } from './security/heavy-gate';
-import { MAX_SAME_KEY, documentShapeGuard } from './security/document-shape';
-import { clientKey, rateLimitGate } from './security/rate-limit';
 import { hasOpsToken } from './modules/auth/ops-token';
 import { readNotifyMode } from './modules/views/ops/staleness';
 
@@ -116,16 +112,6 @@ export async function createApollo(
   return apollo;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-
-/** The client's x-request-id when it is a sane one, else a new one; echoed in the response. */
-function requestIdOf(req: express.Request, res: express.Response): string {
-  const given = req.header('x-request-id');
-  const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
-  res.setHeader('x-request-id', requestId);
-  return requestId;
-}
-
 /**
  * With tally.notify_changes = 'first', a write is announced only once per refresh cycle: the
  * versions of tables would not move on every write, so the response cache stays off
@@ -144,19 +130,29 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const { config, db, log } = services;
   const app = express();
   app.disable('x-powered-by');
-  // An ETag hashes every response body; GraphQL POSTs are never revalidated, so it is pure cost.
   app.set('etag', false);
-  if (config.trustProxy) app.set('trust proxy', config.trustProxy);
-  const httpServer = http.createServer(app);
-  applyHttpLimits(httpServer, config.http);
   const responseCache = config.responseCache && (await cacheableNotifyMode(services)) ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
   const metrics = new Metrics({ log, token: config.metricsToken, responseCache: responseCache ?? undefined, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
+  // /graphql skips express (http/graphql-endpoint.ts), but for GET, which may be a browser
+  // asking for the explorer; every other route goes through express.
+  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined;
+  const httpServer = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    if (graphql && req.method !== 'GET' && (url === '/graphql' || url.startsWith('/graphql?'))) void graphql(req, res);
+    else app(req, res);
+  });
+  applyHttpLimits(httpServer, config.http);
   const unobserve = services.views.observe(metrics.refreshObserver);
   // Apollo's landing pages load from a CDN: off. Outside production GraphiQL, served by us, replaces it.
   const apollo = await createApollo(services, httpServer, [metrics.plugin(), ApolloServerPluginLandingPageDisabled()]);
   await apollo.start();
   const limiter = services.rateLimiter;
   limiter?.start();
+  graphql = graphqlEndpoint(services, apollo, {
+    responseCache,
+    cacheCounters: { hit: () => metrics.responseCache.hits.inc(), miss: () => metrics.responseCache.misses.inc() },
+  });
+  const endpoint = graphql;
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -168,42 +164,8 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   });
   app.get('/metrics', metrics.handler());
   app.use('/ops', opsPageRouter());
-  app.use('/graphql', corsMiddleware(config.cors));
   if (!config.isProduction) app.use(explorerRouter());
-  app.use(
-    '/graphql',
-    // Every request pays its base points, and a spent budget is answered, before the body is read.
-    ...(limiter ? [rateLimitGate(limiter, config.rateLimit?.keyHeader, (req) => hasOpsToken(req.header('authorization'), config.opsToken))] : []),
-    bodyLimitGuard(config.limits.maxBodyBytes),
-    express.json({ limit: config.limits.maxBodyBytes }),
-    jsonDepthGuard,
-    // A current stored answer is sent from here, before Apollo (docs/cache.md). Its query
-    // passed the shape guard when it was stored.
-    ...(responseCache
-      ? [
-          responseCacheMiddleware(responseCache, {
-            counters: { hit: () => metrics.responseCache.hits.inc(), miss: () => metrics.responseCache.misses.inc() },
-            requestId: requestIdOf,
-            charge: limiter ? (req, cost) => limiter.reads.spend(clientKey(req, config.rateLimit?.keyHeader), cost).then((ms) => ms === 0) : undefined,
-          }),
-        ]
-      : []),
-    documentShapeGuard({ maxTokens: config.limits.maxTokens, maxSameKey: MAX_SAME_KEY }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = requestIdOf(req, res);
-        // Node keeps only the first of repeated Authorization headers; joined, they match no
-        // bearer token, so an ambiguous request is refused rather than read one way.
-        const authorization = req.headersDistinct.authorization?.join(', ');
-        return createContext(services, {
-          authorization,
-          requestId,
-          client: clientKey(req, config.rateLimit?.keyHeader),
-          cacheTicket: res.locals.cacheTicket as CacheTicket | undefined,
-        });
-      },
-    }),
-  );
+  app.all('/graphql', (req, res) => endpoint(req, res));
 
   // Express's own error pages are HTML with a stack in development: answer JSON instead.
   app.use(notFound);

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../src/context';
 import { startServer, type RunningServer } from '../src/server';
@@ -125,4 +126,38 @@ describe('request limits', () => {
     expect(broken.status).toBe(400);
     expect(await broken.json()).toMatchObject({ errors: [{ extensions: { code: 'BAD_USER_INPUT' } }] });
   });
+
+  // The plain JSON body (most requests) is read by the endpoint itself, any other by
+  // body-parser: every body must get the same answer either way, and as a gzipped body.
+  it('reads a body the same way whatever its declared charset or encoding', async () => {
+    const query = `{ gearItem(id: "${itemId}") { name } }`;
+    const bodies: [string, Buffer][] = [
+      ['a query', Buffer.from(JSON.stringify({ query }))],
+      ['a query after whitespace', Buffer.from(`\n\t ${JSON.stringify({ query })}`)],
+      ['a query after a UTF-8 byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify({ query }))])],
+      ['non-ASCII text', Buffer.from(JSON.stringify({ query: `{ gearItems(first: 1, filter: { nameContains: "Zürich ☃" }) { totalCount } }` }))],
+      ['an empty body', Buffer.alloc(0)],
+      ['a number', Buffer.from('123')],
+      ['a string', Buffer.from('"{ __typename }"')],
+      ['an array', Buffer.from(JSON.stringify([{ query }]))],
+      ['cut short', Buffer.from('{"query": ')],
+      ['not UTF-8', Buffer.from([0x7b, 0x22, 0x71, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d])],
+    ];
+    const send = async (body: Buffer, headers: Record<string, string>) => {
+      const res = await fetch(`${base}/graphql`, { method: 'POST', headers: { 'x-request-id': 'same', ...headers }, body });
+      return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+    };
+    for (const [label, body] of bodies) {
+      const plain = await send(body, { 'content-type': 'application/json' });
+      const quotedCharset = await send(body, { 'content-type': 'application/json; charset="utf-8"' });
+      const gzipped = await send(gzipSync(body), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      expect({ label, ...quotedCharset }).toEqual({ label, ...plain });
+      expect({ label, ...gzipped }).toEqual({ label, ...plain });
+      if (plain.status !== 200) expect(JSON.parse(plain.text).errors[0].extensions.code, label).toMatch(/^[A-Z_]+$/);
+    }
+    const latin1 = await send(Buffer.from(JSON.stringify({ query })), { 'content-type': 'application/json; charset=latin1' });
+    expect(latin1.status).toBe(415);
+    expect(JSON.parse(latin1.text).errors[0].extensions.code).toBe('BAD_USER_INPUT');
+  });
 });
+

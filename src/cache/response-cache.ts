@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type express from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 
 /** What a cached answer is keyed on beyond the request: data versions (views/ops/notifications.ts). */
@@ -13,7 +13,6 @@ export interface CacheEntry {
   /** The bytes as sent (UTF-8): a hit encodes nothing. */
   body: Buffer;
   contentType: string;
-  etag: string | undefined;
   /** The relations it read, and their version before it was computed (unchanged after). */
   reads: string[];
   version: string;
@@ -23,7 +22,7 @@ export interface CacheEntry {
 
 /**
  * A request's way through a miss: the Apollo plugin (cache/plugin.ts) fills it in, and the
- * answer is stored when it says so once the response is written.
+ * endpoint (http/graphql-endpoint.ts) stores the answer when it says so.
  */
 export interface CacheTicket {
   key: string;
@@ -52,7 +51,7 @@ export class ResponseCache {
     this.lru = new LRUCache<string, CacheEntry>({
       maxSize: maxBytes,
       // The body's bytes, the strings (UTF-16: two bytes per character) and a little bookkeeping.
-      sizeCalculation: (e, key) => e.body.length + 2 * (key.length + e.contentType.length + (e.etag?.length ?? 0) + e.version.length) + 200,
+      sizeCalculation: (e, key) => e.body.length + 2 * (key.length + e.contentType.length + e.version.length) + 200,
     });
   }
 
@@ -107,20 +106,20 @@ interface GraphqlBody {
  * with a query string, no extensions (persisted queries), and no Authorization header (an
  * answer for a token holder may differ: the token lifts the execution budget).
  */
-export function cacheKeyOf(req: express.Request): string | null {
+export function cacheKeyOf(req: IncomingMessage, body: unknown): string | null {
   if (req.method !== 'POST' || req.headers.authorization !== undefined) return null;
-  const body = req.body as GraphqlBody | undefined;
-  if (!body || typeof body !== 'object' || Array.isArray(body) || typeof body.query !== 'string' || body.extensions !== undefined) return null;
-  const operationName = body.operationName;
+  const b = body as GraphqlBody | undefined;
+  if (!b || typeof b !== 'object' || Array.isArray(b) || typeof b.query !== 'string' || b.extensions !== undefined) return null;
+  const operationName = b.operationName;
   if (operationName != null && typeof operationName !== 'string') return null;
-  const variables = body.variables;
+  const variables = b.variables;
   if (variables != null && (typeof variables !== 'object' || Array.isArray(variables))) return null;
   // The answer's content type follows Accept.
   const accept = req.headers.accept ?? '';
   return createHash('sha256')
     .update(accept)
     .update('\0')
-    .update(body.query)
+    .update(b.query)
     .update('\0')
     .update(operationName ?? '')
     .update('\0')
@@ -128,65 +127,10 @@ export function cacheKeyOf(req: express.Request): string | null {
     .digest('base64');
 }
 
-export interface CacheMiddlewareOptions {
-  counters: CacheCounters;
-  /** Sets the x-request-id header as an uncached answer gets it. */
-  requestId(req: express.Request, res: express.Response): void;
-  /**
-   * Charges a hit its stored cost to the caller's budget; resolves false when the budget is
-   * spent (the request then goes through Apollo, which answers the usual 429).
-   */
-  charge?(req: express.Request, cost: number): Promise<boolean>;
-}
-
-/**
- * Before Apollo: answers a request whose answer is stored and current with the stored bytes
- * (no parse, no validation, no execution, no serialisation); otherwise hands a ticket to the
- * Apollo plugin and stores the answer it writes if the plugin found it storable.
- */
-export function responseCacheMiddleware(cache: ResponseCache, opts: CacheMiddlewareOptions): express.RequestHandler {
-  return (req, res, next) => {
-    const key = cacheKeyOf(req);
-    if (key === null) return next();
-    const entry = cache.get(key);
-    if (entry) {
-      // The headers express's res.send gives the uncached answer (a POST is never answered 304).
-      const answer = () => {
-        opts.counters.hit();
-        opts.requestId(req, res);
-        res.statusCode = 200;
-        res.setHeader('content-type', entry.contentType);
-        if (entry.etag) res.setHeader('etag', entry.etag);
-        res.setHeader('content-length', entry.body.length);
-        res.end(entry.body);
-      };
-      if (!opts.charge) return answer();
-      opts.charge(req, entry.cost).then(
-        (ok) => (ok ? answer() : next()),
-        (err: unknown) => next(err),
-      );
-      return;
-    }
-    opts.counters.miss();
-    const ticket: CacheTicket = { key, storable: false };
-    res.locals.cacheTicket = ticket;
-    const send = res.send.bind(res);
-    res.send = (body?: unknown) => {
-      const out = send(body);
-      if (ticket.storable && res.statusCode === 200 && typeof body === 'string' && ticket.version && ticket.reads) {
-        const contentType = res.getHeader('content-type');
-        const etag = res.getHeader('etag');
-        cache.set(key, {
-          body: Buffer.from(body),
-          contentType: typeof contentType === 'string' ? contentType : 'application/json; charset=utf-8',
-          etag: typeof etag === 'string' ? etag : undefined,
-          reads: ticket.reads,
-          version: ticket.version,
-          cost: ticket.cost ?? 0,
-        });
-      }
-      return out;
-    };
-    next();
-  };
+/** A stored answer, with the headers the uncached answer gets (a POST is never answered 304). */
+export function sendStored(res: ServerResponse, entry: CacheEntry): void {
+  res.statusCode = 200;
+  res.setHeader('content-type', entry.contentType);
+  res.setHeader('content-length', entry.body.length);
+  res.end(entry.body);
 }

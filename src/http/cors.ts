@@ -1,5 +1,5 @@
 import cors from 'cors';
-import type { RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config';
 
 /** Headers a browser client may send: JSON, the ops token, Apollo's CSRF header, our request id. */
@@ -10,8 +10,9 @@ const ALLOWED_HEADERS = ['content-type', 'authorization', 'apollo-require-prefli
  * answered 204 with the Access-Control-* headers; any other origin gets no such header (its
  * preflight a bare 204), so the browser refuses the call. Apollo's CSRF prevention stays on:
  * a cross-origin request must still be JSON or carry `apollo-require-preflight`.
+ * Returns false when it has answered (a preflight), true when the request goes on.
  */
-export function corsMiddleware(config: Config['cors']): RequestHandler {
+export function corsHandler(config: Config['cors']): (req: IncomingMessage, res: ServerResponse) => boolean {
   const allowed = config.origins === '*' ? null : new Set(config.origins);
   const handler = cors({
     // A function rather than the list, so that an unknown origin is told nothing, not even
@@ -24,12 +25,19 @@ export function corsMiddleware(config: Config['cors']): RequestHandler {
     maxAge: 600,
     optionsSuccessStatus: 204,
   });
-  return (req, res, next) => {
+  return (req, res) => {
+    // cors answers or calls back at once: the origin is decided synchronously above.
+    let goOn = false;
     handler(req, res, (err?: unknown) => {
-      if (err) return next(err);
-      // cors passes a refused origin's preflight on; Apollo would answer it 400 as a bad GraphQL request.
-      if (req.method === 'OPTIONS') return void res.status(204).end();
-      next();
+      if (err) throw err;
+      goOn = true;
     });
+    // cors passes a refused origin's preflight on; Apollo would answer it 400 as a bad GraphQL request.
+    if (goOn && req.method === 'OPTIONS') {
+      res.statusCode = 204;
+      res.end();
+      return false;
+    }
+    return goOn;
   };
 }

@@ -1,5 +1,6 @@
 import type express from 'express';
 import type http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 
@@ -52,31 +53,35 @@ export function nestedDeeperThan(value: unknown, max: number): boolean {
   return false;
 }
 
-/** A GET's `variables` and `extensions` are JSON in the query string; Apollo parses them later. */
-function getJson(req: express.Request): unknown[] {
-  if (req.method !== 'GET') return [];
-  const q = req.query as Record<string, unknown>;
-  return ['variables', 'extensions'].flatMap((k) => {
-    if (typeof q[k] !== 'string') return [];
+/**
+ * True when a body (or a GET's `variables`/`extensions`, JSON in the query string, which
+ * Apollo parses later) nests deeper than MAX_JSON_DEPTH: refused before GraphQL looks at it.
+ */
+export function nestsTooDeep(body: unknown, search: URLSearchParams | null): boolean {
+  if (nestedDeeperThan(body, MAX_JSON_DEPTH)) return true;
+  if (!search) return false;
+  return ['variables', 'extensions'].some((k) => {
+    const text = search.get(k);
+    if (text === null) return false;
     try {
-      return [JSON.parse(q[k] as string)];
+      return nestedDeeperThan(JSON.parse(text), MAX_JSON_DEPTH);
     } catch {
-      return [];
+      return false;
     }
   });
 }
 
-/** Refuses a body (or a GET's JSON parameters) nested deeper than MAX_JSON_DEPTH before GraphQL looks at it. */
-export const jsonDepthGuard: express.RequestHandler = (req, res, next) => {
-  if (nestedDeeperThan(req.body, MAX_JSON_DEPTH) || getJson(req).some((v) => nestedDeeperThan(v, MAX_JSON_DEPTH))) {
-    sendError(res, 400, 'BAD_USER_INPUT', `The request body nests deeper than ${MAX_JSON_DEPTH} levels`);
-    return;
-  }
-  next();
-};
+/** A JSON error answer, as every route gives it (the bytes express's res.json would send). */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
+  sendJson(res, status, { errors: [{ message, extensions: { ...extensions, code } }] });
+}
 
-export function sendError(res: express.Response, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
-  res.status(status).json({ errors: [{ message, extensions: { ...extensions, code } }] });
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 /**
@@ -84,7 +89,7 @@ export function sendError(res: express.Response, status: number, code: string, m
  * over-limit upload is cut at the limit rather than drained. The socket is half-closed first
  * (so the client reads the answer) and destroyed shortly after.
  */
-export function closeAfterResponse(req: express.Request, res: express.Response): void {
+export function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
   res.setHeader('connection', 'close');
   req.pause();
   res.once('finish', () => {
@@ -99,53 +104,55 @@ export function closeAfterResponse(req: express.Request, res: express.Response):
  * a Content-Length (chunked) is refused with 411: every GraphQL client sends one, and with it
  * nothing past the limit is ever read. Compressed bodies are bounded the same way: what is
  * read is at most the limit, whatever it inflates to (body-parser caps the inflated size).
+ * True when it answered.
  */
-export function bodyLimitGuard(maxBodyBytes: number): express.RequestHandler {
-  return (req, res, next) => {
-    if (req.method !== 'POST') return next();
-    const length = req.headers['content-length'];
-    if (length === undefined) {
-      if (req.headers['transfer-encoding'] === undefined) return next();
-      closeAfterResponse(req, res);
-      sendError(res, 411, 'BAD_USER_INPUT', 'A request body needs a Content-Length');
-      return;
-    }
-    if (Number(length) > maxBodyBytes) {
-      closeAfterResponse(req, res);
-      sendError(res, 413, 'BAD_USER_INPUT', `The request body is over ${maxBodyBytes} bytes`);
-      return;
-    }
-    next();
-  };
+export function refuseBodyOverLimit(req: IncomingMessage, res: ServerResponse, maxBodyBytes: number): boolean {
+  if (req.method !== 'POST') return false;
+  const length = req.headers['content-length'];
+  if (length === undefined) {
+    if (req.headers['transfer-encoding'] === undefined) return false;
+    closeAfterResponse(req, res);
+    sendError(res, 411, 'BAD_USER_INPUT', 'A request body needs a Content-Length');
+    return true;
+  }
+  if (Number(length) > maxBodyBytes) {
+    closeAfterResponse(req, res);
+    sendError(res, 413, 'BAD_USER_INPUT', `The request body is over ${maxBodyBytes} bytes`);
+    return true;
+  }
+  return false;
 }
 
 /**
- * Express's own errors (body too large, not JSON, bad encoding, a broken compressed body)
- * as JSON: a 4xx with a code for whatever the client caused, 500 only for ours. Any body
- * error closes the connection (see closeAfterResponse).
+ * Errors met reading a body (too large, not JSON, bad encoding, a broken compressed body) as
+ * JSON: a 4xx with a code for whatever the client caused, 500 only for ours. Any body error
+ * closes the connection (see closeAfterResponse).
  */
+export function answerHttpError(err: { type?: string; status?: number; statusCode?: number }, req: IncomingMessage, res: ServerResponse, maxBodyBytes: number, log: Logger): void {
+  const status = err.status ?? err.statusCode ?? 500;
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
+  if (status >= 400 && status < 500) closeAfterResponse(req, res);
+  if (err.type === 'entity.too.large') {
+    sendError(res, 413, 'BAD_USER_INPUT', `The request body is over ${maxBodyBytes} bytes`);
+  } else if (err.type === 'entity.parse.failed') {
+    sendError(res, 400, 'BAD_USER_INPUT', 'The request body is not valid JSON');
+  } else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
+    sendError(res, 415, 'BAD_USER_INPUT', 'The request body is in an encoding this server does not take');
+  } else if (status >= 400 && status < 500) {
+    // Aborted uploads, broken deflate/gzip streams, mismatched lengths: the client's.
+    sendError(res, status, 'BAD_USER_INPUT', 'The request body could not be read');
+  } else {
+    log.error({ err }, 'unexpected HTTP error');
+    sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  }
+}
+
+/** The same for the express routes (express's own error pages are HTML with a stack in development). */
 export function httpErrorHandler(maxBodyBytes: number, log: Logger): express.ErrorRequestHandler {
-  return (err: { type?: string; status?: number; statusCode?: number }, req, res, _next) => {
-    const status = err.status ?? err.statusCode ?? 500;
-    if (res.headersSent) {
-      req.socket.destroy();
-      return;
-    }
-    if (status >= 400 && status < 500) closeAfterResponse(req, res);
-    if (err.type === 'entity.too.large') {
-      sendError(res, 413, 'BAD_USER_INPUT', `The request body is over ${maxBodyBytes} bytes`);
-    } else if (err.type === 'entity.parse.failed') {
-      sendError(res, 400, 'BAD_USER_INPUT', 'The request body is not valid JSON');
-    } else if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') {
-      sendError(res, 415, 'BAD_USER_INPUT', 'The request body is in an encoding this server does not take');
-    } else if (status >= 400 && status < 500) {
-      // Aborted uploads, broken deflate/gzip streams, mismatched lengths: the client's.
-      sendError(res, status, 'BAD_USER_INPUT', 'The request body could not be read');
-    } else {
-      log.error({ err }, 'unexpected HTTP error');
-      sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-    }
-  };
+  return (err: { type?: string; status?: number; statusCode?: number }, req, res, _next) => answerHttpError(err, req, res, maxBodyBytes, log);
 }
 
 /** Unknown routes: JSON, like every other answer. */

@@ -1,6 +1,4 @@
-import type express from 'express';
 import { Kind, parse, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
-import { sendError } from '../http/hygiene';
 
 /** Times one response key may appear in one selection set: a fragment or two repeat `id`, not more. */
 export const MAX_SAME_KEY = 10;
@@ -60,35 +58,31 @@ export function sameKeyOverflow(document: DocumentNode, maxSameKey: number): str
 }
 
 /**
- * Express middleware for the check above, before Apollo. The document is parsed once more
- * here (linear, and under the token cap: tens of microseconds); a document that does not
+ * The check above, run before Apollo: the problem to answer (400), or null. The document is
+ * parsed once more here (linear, and under the token cap: tens of microseconds); a document that does not
  * parse is left for Apollo to answer. Verdicts on accepted texts up to 4 KB are kept (1,000
  * of them at most), so a client repeating its queries pays for the parse once.
  */
-export function documentShapeGuard(opts: { maxTokens: number; maxSameKey: number }): express.RequestHandler {
+export function documentShapeCheck(opts: { maxTokens: number; maxSameKey: number }): (query: unknown) => string | null {
   const accepted = new Set<string>();
   const KEPT = 1000;
   const KEPT_TEXT_CHARS = 4096;
-  return (req, res, next) => {
-    // POST bodies, and GET's query string (Apollo serves GET with a preflight header).
-    const query = (req.body as { query?: unknown } | undefined)?.query ?? (req.query as { query?: unknown } | undefined)?.query;
-    if (typeof query !== 'string' || accepted.has(query)) return next();
+  return (query) => {
+    if (typeof query !== 'string' || accepted.has(query)) return null;
     let document: DocumentNode;
     try {
       document = parse(query, { maxTokens: opts.maxTokens, noLocation: true });
     } catch {
-      return next();
+      // Apollo parses it again and answers the syntax error.
+      return null;
     }
     const problem = sameKeyOverflow(document, opts.maxSameKey);
-    if (problem) {
-      sendError(res, 400, 'GRAPHQL_VALIDATION_FAILED', problem);
-      return;
-    }
+    if (problem) return problem;
     // Only short texts are kept: 1,000 texts near the body limit would hold 100 MB.
     if (query.length <= KEPT_TEXT_CHARS) {
       if (accepted.size >= KEPT) accepted.clear();
       accepted.add(query);
     }
-    next();
+    return null;
   };
 }

@@ -1,5 +1,6 @@
 import { HeaderMap } from '@apollo/server';
-import type express from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import proxyaddr from 'proxy-addr';
 import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { Kind, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
@@ -155,20 +156,21 @@ export class RateLimiter {
  * answers 429 at once to a client whose budget is spent. `exempt` requests (the ops token)
  * pass untouched.
  */
-export function rateLimitGate(limiter: RateLimiter, keyHeader: string | undefined, exempt: (req: express.Request) => boolean): express.RequestHandler {
-  return async (req, res, next) => {
-    if (exempt(req)) return next();
-    try {
-      await limiter.gate(clientKey(req, keyHeader));
-    } catch (err) {
-      const e = err as PublicError;
-      const seconds = e.extensions?.retryAfterSeconds as number;
-      res.setHeader('retry-after', String(seconds));
-      sendError(res, 429, 'RATE_LIMITED', e.message, { retryAfterSeconds: seconds, budget: e.extensions?.budget });
-      return;
-    }
-    next();
-  };
+/**
+ * Every request pays its base points before its body is read; a spent budget is answered 429
+ * with Retry-After here. True when the request may go on.
+ */
+export async function passRateLimitGate(limiter: RateLimiter, client: string, res: ServerResponse): Promise<boolean> {
+  try {
+    await limiter.gate(client);
+    return true;
+  } catch (err) {
+    const e = err as PublicError;
+    const seconds = e.extensions?.retryAfterSeconds as number;
+    res.setHeader('retry-after', String(seconds));
+    sendError(res, 429, 'RATE_LIMITED', e.message, { retryAfterSeconds: seconds, budget: e.extensions?.budget });
+    return false;
+  }
 }
 
 export function rateLimited(ms: number, budget: 'reads' | 'writes'): PublicError {
@@ -182,13 +184,18 @@ export function rateLimited(ms: number, budget: 'reads' | 'writes'): PublicError
 
 /**
  * Who a request is from, for its budget: the value of RATE_LIMIT_KEY_HEADER when configured
- * and sent (hashed: the store never holds a key), else the client's IP address as express
- * sees it (TRUST_PROXY decides whether X-Forwarded-For counts).
+ * and sent (hashed: the store never holds a key), else the client's IP address. TRUST_PROXY
+ * (a comma-separated list of addresses, subnets or proxy-addr's names such as `loopback`, as
+ * express's `trust proxy`) decides whether X-Forwarded-For counts.
  */
-export function clientKey(req: { ip?: string; socket: { remoteAddress?: string }; header(name: string): string | undefined }, keyHeader?: string): string {
-  const key = keyHeader ? req.header(keyHeader) : undefined;
-  if (key) return `key:${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
-  return `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
+export function clientKeyOf(keyHeader: string | undefined, trustProxy: string | undefined): (req: IncomingMessage) => string {
+  const header = keyHeader?.toLowerCase();
+  const trust = proxyaddr.compile(trustProxy ? trustProxy.split(',').map((s) => s.trim()) : []);
+  return (req) => {
+    const key = header ? req.headers[header] : undefined;
+    if (typeof key === 'string' && key) return `key:${createHash('sha256').update(key).digest('base64url').slice(0, 32)}`;
+    return `ip:${proxyaddr(req, trust) ?? 'unknown'}`;
+  };
 }
 
 function countRootFields(set: SelectionSetNode, name: string, fragments: Record<string, FragmentDefinitionNode>, seen: Set<string>): number {
