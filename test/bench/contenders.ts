@@ -62,7 +62,7 @@ export async function startContender(
         RATE_LIMIT_POINTS: '1000000000',
         HEAVY_QUERY_COST: '100000000',
         HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
-        // The main comparison times the pipeline; the response cache has its own (cache.ts).
+        // The main comparison times the pipeline; the response cache has its own section (cache-section.ts).
         RESPONSE_CACHE: process.env.BENCH_RESPONSE_CACHE ?? 'off',
       });
       delete env.LOG_LEVEL;

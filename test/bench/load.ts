@@ -27,6 +27,8 @@ export interface Target {
   body: string;
   /** The verified answer: anything else counts as an error. */
   expectBody: string;
+  /** When the requests differ (each must still get expectBody): the body of the next one. */
+  nextBody?: () => string;
   pid: number;
   applicationName: string;
 }
@@ -64,7 +66,10 @@ export async function timedRun(target: Target, opts: LoadOptions, monitor: pg.Cl
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: target.body,
-        expectBody: target.expectBody,
+        // autocannon takes expectBody only for one fixed request; verifyBody with a request list.
+        ...(target.nextBody
+          ? { requests: [{ setupRequest: (r) => ({ ...r, body: target.nextBody!() }) }], verifyBody: (b) => b === target.expectBody }
+          : { expectBody: target.expectBody }),
         connections: opts.connections,
         pipelining: 1,
         duration: opts.durationS,

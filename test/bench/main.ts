@@ -6,9 +6,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { openScriptDatabase } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
+import { cacheFigures } from './cache-section';
 import { APPLICATION_NAMES, CONTENDERS, startContender, type ContenderKey, type RunningContender } from './contenders';
 import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, SCALES, prepareDatabase, withClient, type BenchDatabase, type Scale } from './dataset';
 import { timedRun, type LoadOptions, type RunFigures } from './load';
+import { machineInfo } from './proc';
 import {
   CASES,
   PAGE_SIZE,
@@ -23,25 +25,27 @@ import {
   type Rows,
 } from './queries';
 import { refreshAll, refreshingDuring, type RefreshTimes } from './refresh';
-import { fmt, goals, markdown, type Report, type Run, type Timing, type Verification } from './report';
+import { fmt, goals, markdown, type CacheSection, type Report, type Run, type Timing, type Verification } from './report';
 import { spread } from './stats';
 import { ensurePostgraphileInstalled, freePort } from './setup';
 import { startWireCounter } from './wire-counter';
 
-const USAGE = `npm run bench -- [--scale small|medium|large] [--duration S] [--warmup S] [--rounds N] [--connections 1,8] [--out DIR]
+const USAGE = `npm run bench -- [--scale small|medium|large] [--duration S] [--warmup S] [--rounds N] [--connections 1,8] [--out DIR] [--no-cache-section]
 
 Generates (or reuses) the data set tally_bench_<scale> on DATABASE_URL's server, or on an
 embedded PostgreSQL of the bench's own under .data/bench-pg when DATABASE_URL is unset; checks
 that tally, the node-postgres floor and PostGraphile return the same rows; times them
-interleaved; times the views' refreshes and a reader during them; writes DIR/<scale>.md and
-DIR/<scale>.json (default DIR: bench/results).
+interleaved; times the views' refreshes and a reader during them; then the response cache
+(the page repeated, and a 90/10 mix, at the largest connection count; \`npm run bench:cache\`
+runs this section alone); writes DIR/<scale>.md and DIR/<scale>.json (default DIR: bench/results).
 
   --scale        small: 10k items / 200k reviews; medium: 100k / 2M; large: 100k / 20M (default small)
   --duration     seconds per timed run (default 6)
   --warmup       seconds of warm-up per contender and query (default 3)
   --rounds       rounds of every contender at every load (default 3)
   --connections  concurrent connections, comma-separated (default 1,8)
-  --baselines    also time the live GROUP BY and correlated-subquery SQL (default: at medium only)`;
+  --baselines    also time the live GROUP BY and correlated-subquery SQL (default: at medium only)
+  --no-cache-section  skip the response cache section`;
 
 const STATEMENT_SAMPLE = 20;
 const POOL_MAX = 10;
@@ -56,6 +60,7 @@ async function main() {
       connections: { type: 'string', default: '1,8' },
       out: { type: 'string', default: 'bench/results' },
       baselines: { type: 'boolean' },
+      'no-cache-section': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -166,18 +171,24 @@ async function main() {
     }
     await stopAll();
 
+    let cache: CacheSection | null = null;
+    if (!values['no-cache-section']) {
+      say(`response cache: the page repeated and a 90/10 mix at ${Math.max(...connections)} connections`);
+      cache = await cacheFigures(
+        db,
+        rootId,
+        monitor,
+        { connections: Math.max(...connections), durationS, warmupS, rounds, expected: expected.page, running },
+        (m) => say(`  ${m}`),
+      );
+    }
+
     const report: Report = {
       scale,
       command: `npm run bench -- ${process.argv.slice(2).join(' ') || `--scale ${scale}`}`,
       startedAt,
       finishedAt: new Date().toISOString(),
-      machine: {
-        cpu: os.cpus()[0]?.model ?? 'unknown',
-        cores: os.cpus().length,
-        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-        kernel: os.release(),
-        node: process.versions.node,
-      },
+      machine: machineInfo(),
       database: { server: db.server, version: db.serverVersion, counts: db.counts, seedSeconds: db.seedSeconds },
       settings: { durationS, warmupS, rounds, connections, poolMax: POOL_MAX },
       verification,
@@ -185,6 +196,7 @@ async function main() {
       runs,
       refresh,
       baselines,
+      cache,
       notes: [],
     };
     report.notes = noiseNotes(runs, load1);

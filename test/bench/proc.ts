@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 
 // CPU and memory of processes, read from /proc (Linux): what a server spends per request,
 // and how busy the rest of the machine was meanwhile (other developers' tests, say).
@@ -50,4 +51,15 @@ export function sampleCpu(pids: readonly number[]): Map<number, number> {
     if (ms !== null) m.set(pid, ms);
   }
   return m;
+}
+
+/** What a report says about the machine it ran on. */
+export function machineInfo(): Record<string, string | number> {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.versions.node,
+  };
 }

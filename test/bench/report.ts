@@ -47,7 +47,33 @@ export interface Report {
     readers: { idle: ReaderFigures; concurrently: ReaderFigures; plain: ReaderFigures } | null;
   } | null;
   baselines: Timing[] | null;
+  /** The response cache section (cache-section.ts); null when skipped (--no-cache-section). */
+  cache: CacheSection | null;
   notes: string[];
+}
+
+/** The two loads of the response cache section. */
+export type CacheLoad = 'hit' | 'mix';
+export const CACHE_LOAD_TITLES: Record<CacheLoad, string> = { hit: 'same page', mix: '90/10 mix' };
+
+export interface CacheRun extends RunFigures {
+  round: number;
+  load: CacheLoad;
+  /** A key of CacheSection.entries. */
+  entry: string;
+  /** Share of the answers tally's response cache gave (its /metrics counters); null for a server without one. */
+  cacheHitShare: number | null;
+}
+
+export interface CacheSection {
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  /** In the mix, the share of requests that repeat the page (the rest are new each). */
+  repeatedShare: number;
+  entries: { key: string; title: string; short: string }[];
+  runs: CacheRun[];
 }
 
 const FIGURES = ['rps', 'p50', 'p99', 'serverCpuMs', 'dbCpuMs', 'rssMiB', 'errors'] as const;
@@ -125,7 +151,90 @@ export function goals(report: Report): Goal[] {
     list.push({ goal: 'no reader request over 50 ms during it', measured: `max ${fmt(readers.concurrently.max, 1)} ms`, met: readers.concurrently.max <= 50 });
     list.push({ goal: '0 errors during it', measured: String(readers.concurrently.errors), met: readers.concurrently.errors === 0 });
   }
+  if (report.cache) list.push(...cacheGoals(report.cache));
   return list;
+}
+
+/** The response cache's goals, from the section's figures. */
+export function cacheGoals(c: CacheSection): Goal[] {
+  const thr = cacheRatio(c, 'hit', 'rps', 'tally-cached', 'postgraphile5');
+  const hits = cacheRuns(c, 'hit', 'tally-cached');
+  const cpu = spread(hits.map((r) => r.serverCpuMs));
+  // A run with wrong answers, failures or timeouts shows no goal met.
+  const errors = [...hits, ...cacheRuns(c, 'hit', 'postgraphile5')].reduce((n, r) => n + r.errors, 0);
+  const failed = errors ? `; ${errors} errors` : '';
+  return [
+    {
+      goal: `hit path, ${c.connections} connections: throughput ≥ 5× PostGraphile 5`,
+      measured: ratioText(thr) + failed,
+      met: thr ? thr.median >= 5 && !errors : null,
+    },
+    { goal: 'server CPU per hit < 0.1 ms', measured: `${spreadText(cpu, 3)} ms${failed}`, met: cpu ? cpu.median < 0.1 && !errors : null },
+  ];
+}
+
+function cacheRuns(c: CacheSection, load: CacheLoad, entry: string): CacheRun[] {
+  return c.runs.filter((r) => r.load === load && r.entry === entry);
+}
+
+/** a/b per round (a and b ran next to each other in time), then the median and range. */
+function cacheRatio(c: CacheSection, load: CacheLoad, figure: Figure, a: string, b: string): Spread | null {
+  const pick = (round: number, who: string) => c.runs.find((r) => r.round === round && r.load === load && r.entry === who)?.[figure];
+  const rounds = [...new Set(c.runs.map((r) => r.round))];
+  return spread(rounds.map((round) => (pick(round, a) ?? NaN) / (pick(round, b) ?? NaN)));
+}
+
+/** The response cache section of a report (also the body of bench:cache's own file). */
+export function cacheMarkdown(c: CacheSection): string[] {
+  const L: string[] = [];
+  const loads = Object.keys(CACHE_LOAD_TITLES) as CacheLoad[];
+  const repeated = fmt(c.repeatedShare * 100, 0);
+  L.push('## Response cache', '');
+  L.push(
+    `The 50-item page at ${c.connections} connections, in two loads: the **same page** repeated (after the first request, every answer of tally's cache is a hit: ` +
+      `the hit path) and a **${repeated}/${fmt(100 - c.repeatedShare * 100, 0)} mix**: ${repeated}% that page, the rest each a request never seen before ` +
+      `(a variable the query ignores makes it a new key: a miss, computed and stored). ` +
+      `tally runs twice, in processes of its own, with \`RESPONSE_CACHE=on\` and \`off\`; ` +
+      `each figure is the median over ${c.rounds} rounds of ${c.durationS} s after ${c.warmupS} s of warm-up per server and load, servers interleaved, range in brackets. ` +
+      'Every answer must be the one verified before timing (the same rows as the reference, and the same bytes on a second request).',
+    '',
+    '| server | load | requests/s | p50 ms | p99 ms | server CPU ms/req | DB CPU ms/req | RSS MiB | from the cache | errors (all rounds) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const load of loads) {
+    for (const e of c.entries) {
+      const runs = cacheRuns(c, load, e.key);
+      if (!runs.length) continue;
+      const f = (figure: Figure) => spread(runs.map((r) => r[figure]));
+      const hits = spread(runs.map((r) => (r.cacheHitShare ?? NaN) * 100));
+      L.push(
+        `| ${e.title} | ${CACHE_LOAD_TITLES[load]} | ${spreadText(f('rps'), 0)} | ${spreadText(f('p50'), 2)} | ${spreadText(f('p99'), 2)} | ` +
+          `${spreadText(f('serverCpuMs'), 3)} | ${spreadText(f('dbCpuMs'), 3)} | ${spreadText(f('rssMiB'), 0)} | ` +
+          `${hits ? `${spreadText(hits, 1)}%` : ''} | ` +
+          `${runs.reduce((n, r) => n + r.errors, 0)} |`,
+      );
+    }
+  }
+  L.push('', `| ratio, per round | ${loads.map((l) => CACHE_LOAD_TITLES[l]).join(' | ')} |`, `|---|${loads.map(() => '---|').join('')}`);
+  const title = (key: string) => c.entries.find((e) => e.key === key)?.short ?? key;
+  const row = (what: string, figure: Figure, a: string, b: string) => {
+    if (!c.entries.some((e) => e.key === a) || !c.entries.some((e) => e.key === b)) return;
+    L.push(`| ${title(a)} / ${title(b)}, ${what} | ${loads.map((l) => ratioText(cacheRatio(c, l, figure, a, b))).join(' | ')} |`);
+  };
+  for (const other of ['postgraphile5', 'postgraphile', 'floor', 'tally-uncached']) row('requests/s', 'rps', 'tally-cached', other);
+  for (const other of ['postgraphile5', 'floor']) row('server CPU per request', 'serverCpuMs', 'tally-cached', other);
+  const others = spread(c.runs.map((r) => r.othersCpuShare * 100));
+  L.push(
+    '',
+    `Other processes used ${fmt(others?.median, 0)}% of the machine's CPU during the median run of this section, up to ${fmt(others?.max, 0)}%. ` +
+      '"From the cache": the share of answers tally counted as response-cache hits (its /metrics) during the run.',
+    '',
+  );
+  return L;
+}
+
+function goalRow(g: Goal): string {
+  return `| ${g.goal} | ${g.measured} | ${g.met == null ? '?' : g.met ? 'yes' : '**no**'} |`;
 }
 
 export function fmt(x: number | null | undefined, digits = 1): string {
@@ -163,7 +272,7 @@ export function markdown(report: Report): string {
     '',
   );
   L.push('## Goals', '', '| goal | measured | met |', '|---|---|---|');
-  for (const g of goals(report)) L.push(`| ${g.goal} | ${g.measured} | ${g.met == null ? '?' : g.met ? 'yes' : '**no**'} |`);
+  L.push(...goals(report).map(goalRow));
   L.push('');
 
   L.push('## Machine load while timing', '');
@@ -198,6 +307,8 @@ export function markdown(report: Report): string {
     row('PostGraphile 5 / floor, p50', 'p50', 'postgraphile5', 'floor');
     L.push('');
   }
+
+  if (report.cache) L.push(...cacheMarkdown(report.cache));
 
   if (report.statementChecks.length) {
     L.push('## SQL statements per request, tally, other shapes', '', '| query | statements/req |', '|---|---|');
@@ -248,8 +359,40 @@ export function markdown(report: Report): string {
     '- tally: `dist/src/main.js` as `npm start` runs it, NODE_ENV=production, its defaults otherwise. The floor: `node:http` and a node-postgres pool, one named (prepared) statement per query, the same JSON as tally (checked byte for byte). ' +
       'PostGraphile 4.14 with postgraphile-plugin-connection-filter, `orderByNullsLast`, smart tags giving the views their primary keys and relations (from graphile-utils makeJSONPgSmartTagsPlugin, not comments on the views: tally keeps its view versions there), and an index on gear_item_stats (review_rating desc nulls last, gear_item_id) for its sort (tally\'s indexes sort on coalesce(); the index is dropped while refresh times are taken). ' +
       'PostGraphile 5.1.5 (Grafast) with its V4 preset (`makeV4Preset`, the same options), the connection-filter preset 4.0.1 and the same smart tags, so it answers the same queries; on Node 20 with a `Promise.withResolvers` polyfill (it asks for Node 22); it shares the index.',
+    '- Response cache: tally with `RESPONSE_CACHE=on` and `off`, PostGraphile 4 and 5 and the floor, started afresh for the section (after the main timing, the refreshes and the baselines), each verified against the reference rows; the mix sends every tenth request with a `variables` object never sent before, which the query does not use (every server must still give the verified answer).',
     "- Refresh times: tally's own refresh of every view (`refreshAllViews`: one transaction, advisory locks, the refresh log; each view `REFRESH MATERIALIZED VIEW [CONCURRENTLY]` in dependency order), per view as it reports them and the whole run by the wall clock, with nothing else running. The reader runs against the tally server while the same refresh repeats back to back.",
     '',
   );
+  return L.join('\n');
+}
+
+/** bench:cache's own file: the response cache section alone. */
+export function cacheReportMarkdown(r: {
+  scale: string;
+  command: string;
+  startedAt: string;
+  finishedAt: string;
+  machine: Record<string, string | number>;
+  database: { server: string; version: string; counts: Record<string, number> };
+  load1: [number, number];
+  cache: CacheSection;
+}): string {
+  const m = r.machine;
+  const L = [
+    `# Response cache benchmark: ${r.scale} scale`,
+    '',
+    `\`${r.command}\`, ${r.startedAt} to ${r.finishedAt}. ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB; Node ${m.node}; ` +
+      `PostgreSQL ${r.database.version} (${r.database.server}); ${r.database.counts.items.toLocaleString('en-US')} items, ` +
+      `${r.database.counts.reviews.toLocaleString('en-US')} reviews. Load average (1 min) ${fmt(r.load1[0], 2)} at the start, ${fmt(r.load1[1], 2)} at the end. ` +
+      'The same section runs at the end of `npm run bench`.',
+    '',
+    '## Goals',
+    '',
+    '| goal | measured | met |',
+    '|---|---|---|',
+    ...cacheGoals(r.cache).map(goalRow),
+    '',
+    ...cacheMarkdown(r.cache),
+  ];
   return L.join('\n');
 }
