@@ -1,9 +1,31 @@
 import { sql, type SqlFragment } from '../../database/sql';
 import { isFiniteOrNull, isInt, isText, isTimestamp, type CursorCheck, type CursorValue } from '../common/cursor';
-import { checkText, comparisonsSql, containsPattern, normalizeComparisons, OrderDirection, type Comparisons } from '../common/filters';
+import {
+  allHold,
+  anyHolds,
+  checkText,
+  comparisonsHold,
+  comparisonsSql,
+  containsPattern,
+  holdsNot,
+  normalizeComparisons,
+  OrderDirection,
+  type Comparisons,
+  type Holds,
+} from '../common/filters';
 import { parseOptionalId } from '../common/ids';
 import { BadUserInputError } from '../../errors';
-import { inSubtree, itemWithStats, itemsWithStatsCount, itemsWithStatsPage, ratingSortKey, type ItemWithStatsRow } from '../views/reads';
+import {
+  inSubtree,
+  itemWithStats,
+  itemsWithStatsCount,
+  itemsWithStatsPage,
+  NO_ITEM_STATS,
+  ratingSortKey,
+  type ItemStats,
+  type ItemsWithStatsParts,
+  type ItemWithStatsRow,
+} from '../views/reads';
 import { GearItemOrderField, type GearItemFilter, type GearItemOrder } from './gear-item.inputs';
 
 // What a gearItems request asks, normalised (checked, defaults applied, equivalent
@@ -118,7 +140,7 @@ function normalizeAt(filter: GearItemFilter | null | undefined, path: string, de
 
 const holdsAlways = (f: NormalizedFilter) => Object.keys(f).length === 0;
 
-/** The filter's conditions on the item rows, to be ANDed. */
+/** The filter's conditions on the item rows, to be ANDed. (filterHolds follows it term by term.) */
 export function filterSql(f: NormalizedFilter): SqlFragment[] {
   const out: SqlFragment[] = [];
   if (f.categoryId !== undefined) out.push(sql.query`${itemWithStats.categoryId} = ${sql.value(f.categoryId)}::int`);
@@ -137,6 +159,28 @@ export function filterSql(f: NormalizedFilter): SqlFragment[] {
 function conjunction(f: NormalizedFilter): SqlFragment {
   const parts = filterSql(f);
   return parts.length ? sql.query`(${sql.join(parts, ' and ')})` : sql.raw('true');
+}
+
+/**
+ * Whether filterSql(f) holds for rows with these aggregates, whatever their other columns
+ * (those terms are undecided). Term by term as filterSql writes them.
+ */
+export function filterHolds(f: NormalizedFilter, stats: ItemStats): Holds {
+  const terms: Holds[] = [];
+  if (f.categoryId !== undefined) terms.push('maybe');
+  if (f.inCategory !== undefined) terms.push('maybe');
+  if (f.nameContains !== undefined) terms.push('maybe');
+  if (f.reviewCount) terms.push(...comparisonsHold(stats.reviewCount, f.reviewCount, 'int'));
+  if (f.reviewRating) terms.push(...comparisonsHold(stats.reviewRating, f.reviewRating, 'float8'));
+  for (const part of f.and ?? []) terms.push(filterHolds(part, stats));
+  if (f.or) terms.push(anyHolds(f.or.map((g) => filterHolds(g, stats))));
+  if (f.not) terms.push(holdsNot(filterHolds(f.not, stats)));
+  return allHold(terms);
+}
+
+/** The parts of the item rows a filter may match: items not yet in the view are read with NO_ITEM_STATS. */
+export function partsFor(f: NormalizedFilter): ItemsWithStatsParts {
+  return { pending: filterHolds(f, NO_ITEM_STATS) !== 'never' };
 }
 
 /** What a gearItems cursor is bound to: the normalised filter and order. */
@@ -194,12 +238,12 @@ export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds
     terms.map((t) => sql.query`${sortKey(t)} ${sql.raw((t.dir === OrderDirection.DESC) !== bounds.backward ? 'desc' : 'asc')}`),
     ', ',
   );
-  return itemsWithStatsPage(where, order, limit);
+  return itemsWithStatsPage(where, order, limit, partsFor(filter));
 }
 
 /** Every match, counted. */
 export function countSql(filter: NormalizedFilter): SqlFragment {
-  return itemsWithStatsCount(filterSql(filter));
+  return itemsWithStatsCount(filterSql(filter), partsFor(filter));
 }
 
 /**

@@ -65,7 +65,7 @@ export function normalizeComparisons(filter: IntFilter | FloatFilter | null | un
   return Object.keys(out).length ? out : null;
 }
 
-/** Every comparison on `expr`; SQL comparisons never match null. */
+/** Every comparison on `expr`; SQL comparisons never match null. (comparisonsHold follows it.) */
 export function comparisonsSql(expr: SqlFragment, c: Comparisons, cast: string): SqlFragment[] {
   const out: SqlFragment[] = [];
   for (const op of Object.keys(COMPARISONS) as Comparison[]) {
@@ -73,6 +73,50 @@ export function comparisonsSql(expr: SqlFragment, c: Comparisons, cast: string):
     if (value !== undefined) out.push(sql.query`${expr} ${sql.raw(COMPARISONS[op])} ${sql.value(value)}::${sql.raw(cast)}`);
   }
   if (c.isNull !== undefined) out.push(sql.query`${expr} is ${sql.raw(c.isNull ? 'null' : 'not null')}`);
+  return out;
+}
+
+/**
+ * Whether a condition holds for rows of which some columns are known: for every such row,
+ * for none, or it depends on the others. A WHERE keeps a row only when its condition is
+ * true, and a filter's only negation is `is not true` (filterSql), so null counts as not
+ * holding at every level.
+ */
+export type Holds = 'always' | 'never' | 'maybe';
+
+/** `a and b and …` (true: nothing to hold). */
+export const allHold = (terms: readonly Holds[]): Holds =>
+  terms.includes('never') ? 'never' : terms.every((t) => t === 'always') ? 'always' : 'maybe';
+/** `a or b or …` (false: nothing can hold). */
+export const anyHolds = (terms: readonly Holds[]): Holds =>
+  terms.includes('always') ? 'always' : terms.every((t) => t === 'never') ? 'never' : 'maybe';
+/** `(a) is not true`. */
+export const holdsNot = (term: Holds): Holds => (term === 'always' ? 'never' : term === 'never' ? 'always' : 'maybe');
+
+/** Each comparison, as SQL makes it between two numbers. */
+const COMPARE: Record<Comparison, (a: number, b: number) => boolean> = {
+  eq: (a, b) => a === b,
+  ne: (a, b) => a !== b,
+  gt: (a, b) => a > b,
+  gte: (a, b) => a >= b,
+  lt: (a, b) => a < b,
+  lte: (a, b) => a <= b,
+};
+
+/**
+ * Whether each condition of comparisonsSql(expr, c, cast) holds when `expr` is `value`, in
+ * the same order. A bound that the cast could change (not an integer, for int) is undecided.
+ */
+export function comparisonsHold(value: number | null, c: Comparisons, cast: 'int' | 'float8'): Holds[] {
+  const out: Holds[] = [];
+  for (const op of Object.keys(COMPARISONS) as Comparison[]) {
+    const bound = c[op];
+    if (bound === undefined) continue;
+    if (value === null) out.push('never');
+    else if (cast === 'int' && !Number.isSafeInteger(bound)) out.push('maybe');
+    else out.push(COMPARE[op](value, bound) ? 'always' : 'never');
+  }
+  if (c.isNull !== undefined) out.push((value === null) === c.isNull ? 'always' : 'never');
   return out;
 }
 

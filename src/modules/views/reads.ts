@@ -105,6 +105,7 @@ const ITEMS_WITH_STATS_PARTS = [
   sql.raw(`select i.id, i.name, i.description, i.category_id, i.created_at, s.review_count, s.review_rating
       from gear_item_stats s
       join gear_item i on i.id = s.gear_item_id`),
+  // NO_ITEM_STATS, as SQL: callers decide from it whether their conditions can match this part.
   sql.raw(`select i.id, i.name, i.description, i.category_id, i.created_at, 0 as review_count, null::float8 as review_rating
       from gear_item_stats_pending p
       join gear_item i on i.id = p.gear_item_id
@@ -114,26 +115,44 @@ const ITEMS_WITH_STATS_PARTS = [
 const whereAll = (conditions: readonly SqlFragment[]) =>
   conditions.length ? sql.query`where ${sql.join([...conditions], ' and ')}` : sql.blank;
 
+/** Which parts of ITEMS_WITH_STATS_PARTS a read needs. */
+export interface ItemsWithStatsParts {
+  /**
+   * Items created since the last refresh (gear_item_stats_pending), read with NO_ITEM_STATS.
+   * false only when the conditions can hold for none of them, whatever their own columns
+   * (reviewCount gte 1, a rating comparison): the statement is then the view's join alone.
+   * PostgreSQL would find that part empty too, but only after planning it, and a filtered
+   * page is planned on every call.
+   */
+  pending: boolean;
+}
+
+const ALL_PARTS: ItemsWithStatsParts = { pending: true };
+const partsOf = (parts: ItemsWithStatsParts) => (parts.pending ? ITEMS_WITH_STATS_PARTS : ITEMS_WITH_STATS_PARTS.slice(0, 1));
+
 /**
  * One page of items with their aggregates: each part filtered by `where` (conditions on
  * `itemWithStats` columns), sorted by `orderBy` and cut to `limit` on its own, so the
- * view's sort indexes serve it; then the parts' rows merged in the same order and cut again.
- * Each row also carries the generation it was read at (ItemsGeneration).
+ * view's sort indexes serve it; then the parts' rows merged in the same order and cut again
+ * (one part: read as it is, nothing to merge). Each row also carries the generation it was
+ * read at (ItemsGeneration).
  */
-export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number): SqlFragment {
+export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number, parts = ALL_PARTS): SqlFragment {
   // The limit is written into the text (a checked integer, never client text): with it known,
   // PostgreSQL can reuse a generic plan of a prepared page instead of planning every call.
   if (!Number.isInteger(limit) || limit < 0) throw new Error(`bad page limit ${limit}`);
   const tail = sql.query`order by ${orderBy} limit ${sql.raw(String(limit))}`;
   const filter = whereAll(where);
-  const parts = ITEMS_WITH_STATS_PARTS.map((part) => sql.query`(select ${PART_COLUMNS} from (${part}) x ${filter} ${tail})`);
-  return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${sql.join(parts, ' union all ')}) x ${tail}`;
+  const read = partsOf(parts);
+  if (read.length === 1) return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${read[0]}) x ${filter} ${tail}`;
+  const limited = read.map((part) => sql.query`(select ${PART_COLUMNS} from (${part}) x ${filter} ${tail})`);
+  return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${sql.join(limited, ' union all ')}) x ${tail}`;
 }
 
 /** How many items match `where`, counted in each part on its own (so it can use their indexes). */
-export function itemsWithStatsCount(where: readonly SqlFragment[]): SqlFragment {
+export function itemsWithStatsCount(where: readonly SqlFragment[], parts = ALL_PARTS): SqlFragment {
   const filter = whereAll(where);
-  const counts = ITEMS_WITH_STATS_PARTS.map((part) => sql.query`(select count(*) from (${part}) x ${filter})`);
+  const counts = partsOf(parts).map((part) => sql.query`(select count(*) from (${part}) x ${filter})`);
   return sql.query`select (${sql.join(counts, ' + ')})::int as n`;
 }
 
