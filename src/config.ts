@@ -83,8 +83,9 @@ const schema = z.object({
   RESPONSE_CACHE_MAX_MB: z.preprocess(emptyAsUndefined, int(1, 100_000).default(64)),
   // Compiled execution with graphql-jit: see docs/development.md.
   GRAPHQL_JIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).default('on')),
-  GRAPHQL_JIT_COMPILE_AFTER: z.preprocess(emptyAsUndefined, int(1, 1000).default(2)),
-  GRAPHQL_JIT_MAX_QUERIES: z.preprocess(emptyAsUndefined, int(1, 100_000).default(1000)),
+  GRAPHQL_JIT_COMPILE_AFTER: z.preprocess(emptyAsUndefined, int(1, 1_000_000).default(10)),
+  GRAPHQL_JIT_MAX_SELECTIONS: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(500)),
+  GRAPHQL_JIT_CACHE_SELECTIONS: z.preprocess(emptyAsUndefined, int(1, 100_000_000).default(20_000)),
   HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(10_000)),
   HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
@@ -181,7 +182,7 @@ export type Config = Readonly<{
   /** Whole responses kept until something they read changes (docs/cache.md); null: off. */
   responseCache: { maxBytes: number } | null;
   /** Queries run compiled by graphql-jit (execution/jit-gateway.ts); null: graphql-js runs every one. */
-  jit: { compileAfter: number; maxQueries: number } | null;
+  jit: { compileAfter: number; maxSelections: number; cacheSelections: number } | null;
   http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; maxConnectionsPerAddress: number };
   opsToken?: string;
   cursorSecret: string;
@@ -266,7 +267,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     trustProxy: e.TRUST_PROXY,
     responseCache: e.RESPONSE_CACHE === 'on' ? { maxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024 } : null,
-    jit: e.GRAPHQL_JIT === 'on' ? { compileAfter: e.GRAPHQL_JIT_COMPILE_AFTER, maxQueries: e.GRAPHQL_JIT_MAX_QUERIES } : null,
+    jit:
+      e.GRAPHQL_JIT === 'on'
+        ? { compileAfter: e.GRAPHQL_JIT_COMPILE_AFTER, maxSelections: e.GRAPHQL_JIT_MAX_SELECTIONS, cacheSelections: e.GRAPHQL_JIT_CACHE_SELECTIONS }
+        : null,
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

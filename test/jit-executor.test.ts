@@ -79,7 +79,7 @@ beforeAll(async () => {
   ids = { root, child, items };
   counters = { compiled: 0, jit: 0, graphqlJs: 0, rerun: 0 };
   js = await apolloWith(null);
-  jit = await apolloWith({ compileAfter: 1, maxQueries: 100 }, {}, counters);
+  jit = await apolloWith({ compileAfter: 1, maxSelections: 500, cacheSelections: 20_000 }, {}, counters);
 });
 
 afterAll(async () => {
@@ -113,6 +113,9 @@ describe('graphql-jit executor', () => {
       ],
       ['{ gearItems(first: 4, filter: { not: { nameContains: "1" }, reviewRating: { gte: 1.5 } }) { edges { node { id reviewRating } } } }'],
       ['{ gearItems(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }'],
+      // Fragments on the interface, spread where the type is known.
+      ['{ gearItems(first: 3) { edges { node { ... on Node { nodeId } ...n id } } } } fragment n on Node { nodeId ... on GearItem { name } }'],
+      ['{ categoryTree(maxDepth: 1) { category { ... on Node { nodeId } name } } }'],
       ['{ gearItem(id: "999999") { id } category(id: "999999") { id } }'],
     ];
     for (const [query, variables] of cases) {
@@ -215,7 +218,7 @@ describe('graphql-jit executor', () => {
   it('keeps the execution budget: the same single coded error past the field cap', async () => {
     const c: JitCounters = { compiled: 0, jit: 0, graphqlJs: 0, rerun: 0 };
     const small = await apolloWith(null, { maxResponseFields: 100 });
-    const smallJit = await apolloWith({ compileAfter: 1, maxQueries: 10 }, { maxResponseFields: 100 }, c);
+    const smallJit = await apolloWith({ compileAfter: 1, maxSelections: 500, cacheSelections: 20_000 }, { maxResponseFields: 100 }, c);
     try {
       const big = '{ a: gearItems(first: 8) { edges { node { id name reviewCount reviewRating description createdAt } } } b: gearItems(first: 8) { edges { node { id name reviewCount reviewRating description createdAt } } } }';
       const fits = '{ gearItems(first: 8) { edges { node { id name } } } }';
@@ -234,9 +237,23 @@ describe('graphql-jit executor', () => {
     }
   });
 
+  it('leaves operations past GRAPHQL_JIT_MAX_SELECTIONS (fragments expanded) to graphql-js', async () => {
+    const c: JitCounters = { compiled: 0, jit: 0, graphqlJs: 0, rerun: 0 };
+    const capped = await apolloWith({ compileAfter: 1, maxSelections: 6, cacheSelections: 20_000 }, {}, c);
+    try {
+      // gearItems, edges, node and its 4 fields: 7 selections, 3 of them through the fragment.
+      const spread = '{ gearItems(first: 2) { edges { node { ...f } } } } fragment f on GearItem { id name reviewCount reviewRating }';
+      await ask(capped, spread);
+      await ask(capped, '{ gearItems(first: 2) { edges { node { id name reviewCount } } } }');
+      expect(c).toMatchObject({ compiled: 1, jit: 1, graphqlJs: 1 });
+    } finally {
+      await capped.stop();
+    }
+  });
+
   it('compiles a query only when it is asked again (GRAPHQL_JIT_COMPILE_AFTER)', async () => {
     const c: JitCounters = { compiled: 0, jit: 0, graphqlJs: 0, rerun: 0 };
-    const lazy = await apolloWith({ compileAfter: 2, maxQueries: 10 }, {}, c);
+    const lazy = await apolloWith({ compileAfter: 2, maxSelections: 500, cacheSelections: 20_000 }, {}, c);
     try {
       await ask(lazy, PAGE);
       expect(c).toMatchObject({ compiled: 0, jit: 0, graphqlJs: 1 });

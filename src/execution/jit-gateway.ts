@@ -20,6 +20,7 @@ import {
   type GraphQLInputObjectType,
   type GraphQLSchema,
   type OperationDefinitionNode,
+  type SelectionSetNode,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
@@ -33,8 +34,10 @@ type GatewayRequestContext = Parameters<Executor>[0];
 export interface JitOptions {
   /** A query is compiled the n-th time it is asked (1: at once); until then graphql-js runs it. */
   compileAfter: number;
-  /** Compiled queries kept (least recently used dropped first). */
-  maxQueries: number;
+  /** Operations with more selections (fragments expanded) always run on graphql-js. */
+  maxSelections: number;
+  /** Selections of all the compiled queries kept, least recently used dropped first. */
+  cacheSelections: number;
 }
 
 /** How a query was run, for the tests and the benchmark. */
@@ -49,6 +52,8 @@ export interface JitCounters {
 /** A query that graphql-jit runs: its compiled form and what to check before each run. */
 interface Plan {
   query: CompiledQuery['query'];
+  /** Its size in the cache: the code graphql-jit generates grows with the selections it unrolls. */
+  selections: number;
   hasVariables: boolean;
   /** Variables inside a list or input object literal: graphql-jit leaves null where one is not given, graphql-js leaves the field out. */
   nestedVariables: readonly string[];
@@ -56,6 +61,9 @@ interface Plan {
 
 /** Runs on graphql-js, always (the reason is in `unsupported`). */
 const GRAPHQL_JS = 'graphql-js' as const;
+
+/** Queries asked fewer than compileAfter times, remembered. */
+const MAX_ASKED = 10_000;
 
 /** Literal argument values whose JSON holds this are rewritten by graphql-jit's code generator (see `unsupported`). */
 const JIT_MAGIC = '__MAGIC_';
@@ -75,9 +83,14 @@ const JIT_MAGIC = '__MAGIC_';
  * field count restarted; its loaders answer from their cache.
  */
 export function jitGateway(schema: GraphQLSchema, opts: JitOptions, counters?: JitCounters): Gateway {
-  const plans = new LRUCache<string, Plan | typeof GRAPHQL_JS>({ max: opts.maxQueries });
-  // Queries asked fewer than compileAfter times, so that one-off queries do not pay for a compile.
-  const asked = new LRUCache<string, number>({ max: opts.maxQueries * 4 });
+  // Compiling is slow beside running (milliseconds for a page, a quarter second for 1,500
+  // selections, on the event loop) and the code takes memory (a few KB per selection): only
+  // queries asked again are compiled, and the cache is bounded by what they hold.
+  const plans = new LRUCache<string, Plan | typeof GRAPHQL_JS>({
+    maxSize: opts.cacheSelections,
+    sizeCalculation: (plan) => (plan === GRAPHQL_JS ? 1 : plan.selections),
+  });
+  const asked = new LRUCache<string, number>({ max: MAX_ASKED });
   let onSchema: Parameters<Gateway['onSchemaLoadOrUpdate']>[0] | null = null;
 
   const graphqlJs = (rc: GatewayRequestContext): ExecutionResult | Promise<ExecutionResult> => {
@@ -102,7 +115,7 @@ export function jitGateway(schema: GraphQLSchema, opts: JitOptions, counters?: J
       return null;
     }
     asked.delete(key);
-    const plan = compile(schema, rc.document, operation, rc.operationName ?? undefined);
+    const plan = compile(schema, rc.document, operation, rc.operationName ?? undefined, Math.min(opts.maxSelections, opts.cacheSelections));
     if (counters && plan !== GRAPHQL_JS) counters.compiled++;
     plans.set(key, plan);
     return plan;
@@ -151,7 +164,9 @@ export function jitGateway(schema: GraphQLSchema, opts: JitOptions, counters?: J
 }
 
 /** The compiled query, or GRAPHQL_JS when graphql-jit would answer it differently. */
-function compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined): Plan | typeof GRAPHQL_JS {
+function compile(schema: GraphQLSchema, document: DocumentNode, operation: OperationDefinitionNode, operationName: string | undefined, maxSelections: number): Plan | typeof GRAPHQL_JS {
+  const selections = selectionsOf(document, operation);
+  if (selections > maxSelections) return GRAPHQL_JS;
   const nestedVariables = unsupported(schema, document);
   if (nestedVariables === GRAPHQL_JS) return GRAPHQL_JS;
   let compiled: CompiledQuery | ExecutionResult;
@@ -162,7 +177,30 @@ function compile(schema: GraphQLSchema, document: DocumentNode, operation: Opera
     return GRAPHQL_JS;
   }
   if (!isCompiledQuery(compiled)) return GRAPHQL_JS;
-  return { query: compiled.query, hasVariables: Boolean(operation.variableDefinitions?.length), nestedVariables: [...new Set(nestedVariables)] };
+  return { query: compiled.query, selections, hasVariables: Boolean(operation.variableDefinitions?.length), nestedVariables: [...new Set(nestedVariables)] };
+}
+
+/** Fields the operation selects with every fragment spread expanded, as graphql-jit unrolls them. */
+function selectionsOf(document: DocumentNode, operation: OperationDefinitionNode): number {
+  const fragments = new Map<string, SelectionSetNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d.selectionSet);
+  // Validation let no fragment spread itself; each one is counted once and reused.
+  const counted = new Map<string, number>();
+  const count = (set: SelectionSetNode | undefined): number => {
+    let n = 0;
+    for (const sel of set?.selections ?? []) {
+      if (sel.kind === Kind.FIELD) n += 1 + count(sel.selectionSet);
+      else if (sel.kind === Kind.INLINE_FRAGMENT) n += count(sel.selectionSet);
+      else {
+        const name = sel.name.value;
+        let c = counted.get(name);
+        if (c === undefined) counted.set(name, (c = count(fragments.get(name))));
+        n += c;
+      }
+    }
+    return n;
+  };
+  return count(operation.selectionSet);
 }
 
 /**
