@@ -81,6 +81,11 @@ const schema = z.object({
   // The response cache: see docs/cache.md.
   RESPONSE_CACHE: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).default('on')),
   RESPONSE_CACHE_MAX_MB: z.preprocess(emptyAsUndefined, int(1, 100_000).default(64)),
+  // Compiled execution with graphql-jit: see docs/development.md.
+  GRAPHQL_JIT: z.preprocess(emptyAsUndefined, z.enum(['on', 'off']).default('on')),
+  GRAPHQL_JIT_COMPILE_AFTER: z.preprocess(emptyAsUndefined, int(1, 1_000_000).default(10)),
+  GRAPHQL_JIT_MAX_SELECTIONS: z.preprocess(emptyAsUndefined, int(1, 10_000_000).default(500)),
+  GRAPHQL_JIT_CACHE_SELECTIONS: z.preprocess(emptyAsUndefined, int(1, 100_000_000).default(20_000)),
   HTTP_HEADERS_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(10_000)),
   HTTP_REQUEST_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(1000, 600_000).default(30_000)),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: z.preprocess(emptyAsUndefined, int(100, 600_000).default(5000)),
@@ -176,6 +181,8 @@ export type Config = Readonly<{
   trustProxy?: string;
   /** Whole responses kept until something they read changes (docs/cache.md); null: off. */
   responseCache: { maxBytes: number } | null;
+  /** Queries run compiled by graphql-jit (execution/jit-gateway.ts); null: graphql-js runs every one. */
+  jit: { compileAfter: number; maxSelections: number; cacheSelections: number } | null;
   http: { headersTimeoutMs: number; requestTimeoutMs: number; keepAliveTimeoutMs: number; maxConnections: number; maxConnectionsPerAddress: number };
   opsToken?: string;
   cursorSecret: string;
@@ -260,6 +267,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : null,
     trustProxy: e.TRUST_PROXY,
     responseCache: e.RESPONSE_CACHE === 'on' ? { maxBytes: e.RESPONSE_CACHE_MAX_MB * 1024 * 1024 } : null,
+    jit:
+      e.GRAPHQL_JIT === 'on'
+        ? { compileAfter: e.GRAPHQL_JIT_COMPILE_AFTER, maxSelections: e.GRAPHQL_JIT_MAX_SELECTIONS, cacheSelections: e.GRAPHQL_JIT_CACHE_SELECTIONS }
+        : null,
     http: {
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,

@@ -18,6 +18,7 @@ import { limitRules } from './limits';
 import { Metrics } from './metrics/metrics';
 import { opsPageRouter } from './ops-page/route';
 import { readRoutingPlugin } from './read-routing';
+import { jitGateway, type JitCounters } from './execution/jit-gateway';
 import { createSchema } from './schema';
 import { executionBudgetPlugin } from './security/budget';
 import { costLimitPlugin } from './security/cost-limit';
@@ -61,14 +62,16 @@ export async function createApollo(
   services: AppServices,
   httpServer?: http.Server,
   extraPlugins: ApolloServerPlugin<Context>[] = [],
+  jitCounters?: JitCounters,
 ): Promise<ApolloServer<Context>> {
   const schema = await createSchema();
-  const { limits, opsToken } = services.config;
+  const { limits, opsToken, jit } = services.config;
   const { rateLimiter } = services;
   // The cost model's figures must be known before the first request is priced.
   await services.costBounds.reload();
   const apollo = new ApolloServer<Context>({
-    schema,
+    // A gateway hands Apollo the schema and runs each operation Apollo has parsed and validated.
+    ...(jit ? { gateway: jitGateway(schema, jit, jitCounters) } : { schema }),
     // Parsing stops at maxTokens; then every fragment spread expanded must stay under
     // maxSelections, checked before the other rules (which Apollo runs only if it passes).
     parseOptions: { maxTokens: limits.maxTokens },

@@ -92,6 +92,15 @@ export function executionBudgetPlugin(opts: ExecutionBudgetOptions): ApolloServe
   };
 }
 
+/**
+ * Forgets the fields counted so far, for an executor that runs the request again from its
+ * start (execution/jit-gateway.ts); a bound already passed stays passed, and the deadline stays.
+ */
+export function restartFieldCount(contextValue: object): void {
+  const b = (contextValue as Record<symbol, Budget | undefined>)[BUDGET];
+  if (b && !b.stop) b.fields = 0;
+}
+
 const wrapped = new WeakSet<GraphQLSchema>();
 
 function countFields(schema: GraphQLSchema): void {
