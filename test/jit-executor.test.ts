@@ -113,6 +113,7 @@ describe('graphql-jit executor', () => {
       ],
       ['{ gearItems(first: 4, filter: { not: { nameContains: "1" }, reviewRating: { gte: 1.5 } }) { edges { node { id reviewRating } } } }'],
       ['{ gearItems(first: 0) { totalCount edges { cursor } pageInfo { hasNextPage } } }'],
+      ['{ materializedViews { name dependsOn populated lastRefreshedAt lastRefreshStartedAt lastRefreshDurationMs stale staleSince maxStalenessSeconds lastRefreshError { message failedAt } } }'],
       // Fragments on the interface, spread where the type is known.
       ['{ gearItems(first: 3) { edges { node { ... on Node { nodeId } ...n id } } } } fragment n on Node { nodeId ... on GearItem { name } }'],
       ['{ categoryTree(maxDepth: 1) { category { ... on Node { nodeId } name } } }'],

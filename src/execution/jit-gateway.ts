@@ -75,12 +75,10 @@ const JIT_MAGIC = '__MAGIC_';
  * wraps the resolvers instead).
  *
  * Answers stay graphql-js's, byte for byte: what graphql-jit would answer differently runs on
- * graphql-js instead. Always: mutations, introspection, interfaces and unions (type-graphql's
- * resolveType is async, which graphql-jit does not await), @skip/@include (graphql-js orders
- * fields by the spreads it took), a `__proto__` alias, and variable values graphql-js refuses
- * (its messages and codes). And when a compiled run has any error: graphql-jit words, orders and
- * propagates errors its own way, so the request is run again on graphql-js with the budget's
- * field count restarted; its loaders answer from their cache.
+ * graphql-js instead: mutations, variable values graphql-js refuses (its messages and codes),
+ * what `unsupported` finds in the document, and every compiled run that had an error
+ * (graphql-jit words, orders and propagates errors its own way): that request is run again
+ * on graphql-js, with the budget's field count restarted; its loaders answer from their cache.
  */
 export function jitGateway(schema: GraphQLSchema, opts: JitOptions, counters?: JitCounters): Gateway {
   // Compiling is slow beside running (milliseconds for a page, a quarter second for 1,500
@@ -135,8 +133,13 @@ export function jitGateway(schema: GraphQLSchema, opts: JitOptions, counters?: J
         if (!Object.prototype.hasOwnProperty.call(coerced.coerced, name)) return graphqlJs(rc);
       }
     }
-    const result = await plan.query(undefined, rc.context, variables);
-    if (!result.errors?.length) {
+    let result: ExecutionResult;
+    try {
+      result = await plan.query(undefined, rc.context, variables);
+    } catch {
+      result = { errors: [] };
+    }
+    if (result.data && !result.errors) {
       if (counters) counters.jit++;
       return result;
     }
@@ -206,6 +209,11 @@ function selectionsOf(document: DocumentNode, operation: OperationDefinitionNode
 /**
  * GRAPHQL_JS when the document uses something graphql-jit answers differently; else the
  * variables it places inside list or input object literals.
+ *
+ * Introspection, and fields of an interface or union: type-graphql's resolveType is async,
+ * which graphql-jit does not await. @skip/@include: graphql-js orders the fields by the
+ * spread it took first. A `__proto__` alias: graphql-jit builds objects with literals, where
+ * it sets the prototype. A variable of a recursive input type (see `cyclicInputs`).
  *
  * Literal arguments: graphql-jit writes their values into the code it generates as JSON,
  * then rewrites the strings that start with its markers for NaN, ±Infinity and dates into
