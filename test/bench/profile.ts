@@ -23,12 +23,12 @@ Writes .data/profiles/<case>-<label>.cpuprofile (open it in Chrome DevTools) and
  */
 const PHASES: { name: string; test: (url: string, fn: string) => boolean }[] = [
   { name: 'SQL client (node-postgres, pg-sql2, src/database)', test: (u) => /node_modules\/(pg|pg-protocol|pg-types|pg-pool|pg-sql2|postgres-[a-z]+|pgpass)\//.test(u) || /dist\/src\/database\//.test(u) },
-  { name: 'body parsing (body-parser, raw-body, guards)', test: (u) => /node_modules\/(body-parser|raw-body|iconv-lite|content-type|type-is|media-typer|bytes)\//.test(u) || /dist\/src\/(http|security\/document-shape)/.test(u) },
+  { name: 'the /graphql endpoint and body parsing (src/http, body-parser, guards)', test: (u) => /node_modules\/(body-parser|raw-body|iconv-lite|content-type|type-is|media-typer|bytes)\//.test(u) || /dist\/src\/(http|security\/document-shape|cache)/.test(u) },
   { name: 'express (router, CORS, response)', test: (u) => /node_modules\/(express|router|finalhandler|send|etag|fresh|vary|cors|on-finished|parseurl|path-to-regexp|accepts|negotiator|mime-types|qs|depd|proxy-addr)\//.test(u) },
   { name: 'validation and cost (graphql rules, limits, cost model)', test: (u) => /node_modules\/graphql\/validation\//.test(u) || /node_modules\/(graphql-query-complexity|@escape\.tech)\//.test(u) || /dist\/src\/(limits|security)\//.test(u) },
   { name: 'parsing the query (graphql language)', test: (u) => /node_modules\/graphql\/language\//.test(u) },
   { name: 'resolvers (type-graphql, tally modules, DataLoader)', test: (u) => /node_modules\/(type-graphql|dataloader)\//.test(u) || /dist\/src\/(modules|direct-resolvers|schema)/.test(u) },
-  { name: 'execution (graphql-js)', test: (u) => /node_modules\/graphql\/(execution|type|utilities|jsutils|error)\//.test(u) },
+  { name: 'execution (graphql-js, graphql-jit)', test: (u) => /node_modules\/graphql\/(execution|type|utilities|jsutils|error)\//.test(u) || /node_modules\/graphql-jit\//.test(u) || /dist\/src\/execution\//.test(u) },
   { name: 'Apollo Server pipeline and plugins', test: (u) => /node_modules\/(@apollo|@as-integrations|@graphql-tools|lru-cache|@wry|uuid|whatwg-mimetype|negotiator)\//.test(u) || /dist\/src\/(server|context|read-routing|metrics|errors)/.test(u) },
   { name: 'logging and metrics (pino, prom-client)', test: (u) => /node_modules\/(pino|prom-client|sonic-boom)\//.test(u) },
 ];
@@ -152,6 +152,8 @@ async function main() {
     RATE_LIMIT_POINTS: '1000000000',
     HEAVY_QUERY_COST: '100000000',
     HTTP_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    // The uncached pipeline, as in the main comparison (BENCH_RESPONSE_CACHE=on profiles hits).
+    RESPONSE_CACHE: process.env.BENCH_RESPONSE_CACHE ?? 'off',
   };
   delete env.LOG_LEVEL;
   const child = spawn(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, join(root, 'dist', 'src', 'main.js')], { cwd: root, env, stdio: ['ignore', 'inherit', 'inherit'] });
