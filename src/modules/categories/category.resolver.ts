@@ -3,7 +3,7 @@ import type { Context } from '../../context';
 import { BadUserInputError } from '../../errors';
 import { parseId, parseOptionalId } from '../common/ids';
 import { encodeNodeId } from '../common/node';
-import { readCategoryTree } from '../views/reads';
+import { readCategoryTree, type CategoryTreeRead } from '../views/reads';
 import { listCost } from '../../security/cost';
 import { treeNodesBound } from '../../security/cost-bounds';
 import { CategoryNode, CategoryTreeNodeType } from './category.type';
@@ -68,14 +68,14 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
   @FieldResolver(() => Int, {
     description: 'Cached (category_stats): items in this category and all categories below it; 0 when it has no row there.',
   })
-  async itemCount(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number> {
-    return (await ctx.loaders.categoryStats.load(c.id)).itemCount;
+  itemCount(@Root() c: CategoryNode, @Ctx() ctx: Context): number | Promise<number> {
+    return c.stats ? c.stats.itemCount : ctx.loaders.categoryStats.load(c.id).then((s) => s.itemCount);
   }
 
   @Reads(READ_VIEWS.categoryStats)
   @FieldResolver(() => Int, { description: 'Cached (category_stats): reviews of those items; 0 when it has no row there.' })
-  async reviewCount(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number> {
-    return (await ctx.loaders.categoryStats.load(c.id)).reviewCount;
+  reviewCount(@Root() c: CategoryNode, @Ctx() ctx: Context): number | Promise<number> {
+    return c.stats ? c.stats.reviewCount : ctx.loaders.categoryStats.load(c.id).then((s) => s.reviewCount);
   }
 
   @Reads(READ_VIEWS.categoryStats)
@@ -83,8 +83,8 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     nullable: true,
     description: 'Cached (category_stats): mean rating over all those reviews; null when there is none.',
   })
-  async reviewRating(@Root() c: CategoryNode, @Ctx() ctx: Context): Promise<number | null> {
-    return (await ctx.loaders.categoryStats.load(c.id)).reviewRating;
+  reviewRating(@Root() c: CategoryNode, @Ctx() ctx: Context): number | null | Promise<number | null> {
+    return c.stats ? c.stats.reviewRating : ctx.loaders.categoryStats.load(c.id).then((s) => s.reviewRating);
   }
 }
 
@@ -92,8 +92,11 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
 export class CategoryTreeNodeResolver {
   @Reads(READ_TABLES.category)
   @FieldResolver(() => CategoryNode, { description: 'The category itself, live from gear_category.' })
-  async category(@Root() node: CategoryTreeNodeType, @Ctx() ctx: Context): Promise<CategoryNode> {
-    // A tree row can outlive its category until the next refresh; the row itself stands in.
-    return (await ctx.loaders.categories.load(node.id)) ?? { id: node.id, name: node.name, parentId: node.parentId };
+  category(@Root() node: CategoryTreeRead): CategoryNode {
+    // The row holds the live category and its aggregates, read by the same statement that
+    // primed the loaders with them: returned as they are, without a promise per field (as a
+    // page's items carry their stats). A tree row can outlive its category until the next
+    // refresh; the row itself stands in.
+    return { ...(node.live ?? { id: node.id, name: node.name, parentId: node.parentId }), stats: node.stats };
   }
 }

@@ -2,6 +2,7 @@ import { Field, ID, Int, ObjectType } from 'type-graphql';
 import { listCost } from '../../security/cost';
 import { NodeInterface } from '../common/node';
 import { READ_TABLES, READ_VIEWS, Reads } from '../common/reads';
+import type { CategoryStatsRow } from '../views/reads';
 
 @ObjectType('Category', { description: 'A node of the category tree.', implements: NodeInterface, simpleResolvers: true })
 export class CategoryNode {
@@ -15,6 +16,9 @@ export class CategoryNode {
 
   /** Resolved to `parent` through the per-request category loader. */
   parentId!: number | null;
+
+  /** The cached aggregates, when the query that found the category joined them already. */
+  stats?: CategoryStatsRow;
 }
 
 @ObjectType('CategoryTreeNode', { description: 'One category in a flattened walk of the tree (category_tree, cached).', simpleResolvers: true })
