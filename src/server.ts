@@ -133,15 +133,16 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   const { config, db, log } = services;
   const app = express();
   app.disable('x-powered-by');
+  // An ETag hashes every response body: pure cost on these small JSON answers.
   app.set('etag', false);
   const responseCache = config.responseCache && (await cacheableNotifyMode(services)) ? new ResponseCache(config.responseCache.maxBytes, services.changes) : null;
   const metrics = new Metrics({ log, token: config.metricsToken, responseCache: responseCache ?? undefined, viewStatuses: () => services.views.statuses(), poolStats: poolStatsOf(db.listPools) });
   // /graphql skips express (http/graphql-endpoint.ts), but for GET, which may be a browser
-  // asking for the explorer; every other route goes through express.
-  let graphql: ((req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>) | undefined;
+  // asking for the explorer; every other route goes through express. (`endpoint` is made
+  // below, with Apollo; no request arrives before the server listens.)
   const httpServer = http.createServer((req, res) => {
     const url = req.url ?? '';
-    if (graphql && req.method !== 'GET' && (url === '/graphql' || url.startsWith('/graphql?'))) void graphql(req, res);
+    if (req.method !== 'GET' && (url === '/graphql' || url.startsWith('/graphql?'))) void endpoint(req, res);
     else app(req, res);
   });
   applyHttpLimits(httpServer, config.http);
@@ -151,11 +152,10 @@ export async function startServer(services: AppServices): Promise<RunningServer>
   await apollo.start();
   const limiter = services.rateLimiter;
   limiter?.start();
-  graphql = graphqlEndpoint(services, apollo, {
+  const endpoint = graphqlEndpoint(services, apollo, {
     responseCache,
     cacheCounters: { hit: () => metrics.responseCache.hits.inc(), miss: () => metrics.responseCache.misses.inc() },
   });
-  const endpoint = graphql;
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -73,11 +73,7 @@ export function nestsTooDeep(body: unknown, search: URLSearchParams | null): boo
 
 /** A JSON error answer, as every route gives it (the bytes express's res.json would send). */
 export function sendError(res: ServerResponse, status: number, code: string, message: string, extensions: Record<string, unknown> = {}): void {
-  sendJson(res, status, { errors: [{ message, extensions: { ...extensions, code } }] });
-}
-
-export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
+  const body = JSON.stringify({ errors: [{ message, extensions: { ...extensions, code } }] });
   res.statusCode = status;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.setHeader('content-length', Buffer.byteLength(body));

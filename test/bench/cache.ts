@@ -6,10 +6,10 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { cacheFigures } from './cache-section';
 import type { RunningContender } from './contenders';
-import { SCALES, prepareDatabase, type Scale } from './dataset';
+import { prepareDatabase } from './dataset';
 import { machineInfo } from './proc';
 import { cacheGoals, cacheReportMarkdown } from './report';
-import { ensurePostgraphileInstalled } from './setup';
+import { ensurePostgraphileInstalled, positive, scaleOf, timingOptions } from './setup';
 
 // A shortcut to the response cache section of `npm run bench` (cache-section.ts), alone.
 const USAGE = `npm run bench:cache -- [--scale small|medium|large] [--duration S] [--warmup S] [--rounds N] [--connections 8] [--out DIR]
@@ -21,24 +21,11 @@ bench/results). BENCH_CACHE_ONLY=tally-cached,postgraphile5 runs a subset.`;
 
 async function main() {
   const { values } = parseArgs({
-    options: {
-      scale: { type: 'string', default: 'small' },
-      duration: { type: 'string', default: '6' },
-      warmup: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '8' },
-      out: { type: 'string', default: 'bench/results' },
-      help: { type: 'boolean', default: false },
-    },
+    options: timingOptions('8'),
   });
   if (values.help) return void console.log(USAGE);
-  if (!(values.scale! in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}`);
-  const scale = values.scale as Scale;
-  const [durationS, warmupS, rounds, connections] = (['duration', 'warmup', 'rounds', 'connections'] as const).map((k) => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${k} must be a positive whole number`);
-    return n;
-  });
+  const scale = scaleOf(values.scale);
+  const [durationS, warmupS, rounds, connections] = (['duration', 'warmup', 'rounds', 'connections'] as const).map((k) => positive(values[k], `--${k}`));
   const say = (m: string) => console.log(`[bench:cache] ${m}`);
   const startedAt = new Date().toISOString();
   const load1 = os.loadavg()[0];

@@ -8,7 +8,7 @@ import { openScriptDatabase } from '../../src/database/database';
 import { createLogger } from '../../src/logger';
 import { cacheFigures } from './cache-section';
 import { APPLICATION_NAMES, CONTENDERS, startContender, type ContenderKey, type RunningContender } from './contenders';
-import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, SCALES, prepareDatabase, withClient, type BenchDatabase, type Scale } from './dataset';
+import { CREATE_POSTGRAPHILE_INDEX, POSTGRAPHILE_INDEX, prepareDatabase, withClient, type BenchDatabase } from './dataset';
 import { timedRun, type LoadOptions, type RunFigures } from './load';
 import { machineInfo } from './proc';
 import {
@@ -27,7 +27,7 @@ import {
 import { refreshAll, refreshingDuring, type RefreshTimes } from './refresh';
 import { fmt, goals, markdown, type CacheSection, type Report, type Run, type Timing, type Verification } from './report';
 import { spread } from './stats';
-import { ensurePostgraphileInstalled, freePort } from './setup';
+import { ensurePostgraphileInstalled, freePort, positive, scaleOf, timingOptions } from './setup';
 import { startWireCounter } from './wire-counter';
 
 const USAGE = `npm run bench -- [--scale small|medium|large] [--duration S] [--warmup S] [--rounds N] [--connections 1,8] [--out DIR] [--no-cache-section]
@@ -53,20 +53,13 @@ const POOL_MAX = 10;
 async function main() {
   const { values } = parseArgs({
     options: {
-      scale: { type: 'string', default: 'small' },
-      duration: { type: 'string', default: '6' },
-      warmup: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '3' },
-      connections: { type: 'string', default: '1,8' },
-      out: { type: 'string', default: 'bench/results' },
+      ...timingOptions('1,8'),
       baselines: { type: 'boolean' },
       'no-cache-section': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return void console.log(USAGE);
-  if (!(values.scale! in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}`);
-  const scale = values.scale as Scale;
+  const scale = scaleOf(values.scale);
   const durationS = positive(values.duration!, '--duration');
   const warmupS = positive(values.warmup!, '--warmup');
   const rounds = positive(values.rounds!, '--rounds');
@@ -365,12 +358,6 @@ function noiseNotes(runs: Run[], load1Before: number): string[] {
   ];
 }
 
-
-function positive(v: string, name: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive whole number`);
-  return n;
-}
 
 
 main().catch((err) => {

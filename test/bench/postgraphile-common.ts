@@ -28,3 +28,19 @@ export const VIEW_SMART_TAGS = {
     },
   },
 } as const;
+
+/**
+ * PostGraphile 4's options as its documentation recommends for production, plus nulls last in
+ * orderBy; PostGraphile 5 takes the same ones through makeV4Preset.
+ */
+export const V4_OPTIONS = {
+  graphileBuildOptions: { orderByNullsLast: true },
+  disableDefaultMutations: true,
+  subscriptions: false,
+  dynamicJson: true,
+  setofFunctionsContainNulls: false,
+  ignoreRBAC: false,
+  legacyRelations: 'omit',
+  disableQueryLog: true,
+  graphiql: false,
+} as const;

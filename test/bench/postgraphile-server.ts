@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
+import { V4_OPTIONS, VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
 
 /**
  * PostGraphile 4 over the benchmark database, configured as its documentation recommends for
@@ -18,18 +18,10 @@ const ConnectionFilterPlugin = load('postgraphile-plugin-connection-filter');
 const { makeJSONPgSmartTagsPlugin } = load('graphile-utils');
 const ViewKeysPlugin = makeJSONPgSmartTagsPlugin(VIEW_SMART_TAGS);
 const middleware = postgraphile(namedUrl, 'public', {
+  ...V4_OPTIONS,
   appendPlugins: [ConnectionFilterPlugin, ViewKeysPlugin],
-  graphileBuildOptions: { orderByNullsLast: true },
-  disableDefaultMutations: true,
-  subscriptions: false,
   watchPg: false,
   retryOnInitFail: false,
-  dynamicJson: true,
-  setofFunctionsContainNulls: false,
-  ignoreRBAC: false,
-  legacyRelations: 'omit',
-  disableQueryLog: true,
-  graphiql: false,
 });
 const server = http.createServer(middleware);
 server.listen(port, '127.0.0.1');

@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
+import { V4_OPTIONS, VIEW_SMART_TAGS, postgraphileSettings } from './postgraphile-common';
 
 /**
  * PostGraphile 5.1.5 (Grafast) over the benchmark database, as a user moving from 4 would run
@@ -40,17 +40,7 @@ const ViewKeysPlugin = makeJSONPgSmartTagsPlugin(VIEW_SMART_TAGS);
 
 const preset = {
   extends: [
-    makeV4Preset({
-      graphileBuildOptions: { orderByNullsLast: true },
-      disableDefaultMutations: true,
-      subscriptions: false,
-      dynamicJson: true,
-      setofFunctionsContainNulls: false,
-      ignoreRBAC: false,
-      legacyRelations: 'omit',
-      disableQueryLog: true,
-      graphiql: false,
-    }),
+    makeV4Preset(V4_OPTIONS),
     PostGraphileConnectionFilterPreset,
   ],
   plugins: [ViewKeysPlugin],
