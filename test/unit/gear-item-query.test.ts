@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sql } from '../../src/database/sql';
 import { PublicError } from '../../src/errors';
-import { countSql, cursorScope, filterHolds, filterSql, normalizeFilter, normalizeOrder, pageSql, partsFor } from '../../src/modules/catalog/gear-item.query';
+import { countSql, cursorScope, filterHolds, filterIsLiteral, filterSql, normalizeFilter, normalizeOrder, pageSql, partsFor } from '../../src/modules/catalog/gear-item.query';
 import { GearItemOrderField as F, type GearItemFilter } from '../../src/modules/catalog/gear-item.inputs';
 import { containsPattern, OrderDirection as D } from '../../src/modules/common/filters';
 import { NO_ITEM_STATS } from '../../src/modules/views/reads';
@@ -51,11 +51,28 @@ describe('filters, normalised', () => {
     expect(refused({ nameContains: 'a'.repeat(201) })).toMatchObject({ code: 'BAD_USER_INPUT', field: 'filter.nameContains' });
   });
 
-  it('reach SQL only as parameters', () => {
+  it('reach SQL text only as parameters, numbers written in as checked literals', () => {
     const hostile = "'; drop table gear_item; --";
     const { text, values } = sql.compile(sql.join(filterSql(normalizeFilter({ nameContains: hostile })), ' and '));
     expect(text).not.toContain('drop table');
     expect(values).toEqual([containsPattern(hostile)]);
+    const numbers = sql.compile(sql.join(filterSql(normalizeFilter({ categoryId: '07', reviewCount: { gte: -3 }, reviewRating: { lt: 4.25 } })), ' and '));
+    expect(numbers.values).toEqual([]);
+    expect(numbers.text).toContain('x.category_id = 7::int');
+    expect(numbers.text).toContain('x.review_count >= -3::int');
+    expect(numbers.text).toContain("x.review_rating < '4.25'::float::float8");
+  });
+
+  it('are prepared (all in the text) unless a name term sends text as a parameter', () => {
+    for (const f of [{}, { reviewCount: { gte: 50 }, reviewRating: { gte: 4 } }, { inCategory: '3', or: [{ categoryId: '4' }, { not: { reviewCount: { eq: 0 } } }] }]) {
+      expect(filterIsLiteral(normalizeFilter(f)), JSON.stringify(f)).toBe(true);
+    }
+    for (const f of [{ nameContains: 'tent' }, { and: [{ reviewCount: { gte: 1 } }, { or: [{ categoryId: '1' }, { not: { nameContains: 'x' } }] }] }]) {
+      expect(filterIsLiteral(normalizeFilter(f)), JSON.stringify(f)).toBe(false);
+    }
+    // Each set of values is a statement of its own, planned for its values.
+    const text = (rating: number) => sql.compile(pageSql(normalizeFilter({ reviewRating: { gte: rating } }), normalizeOrder(null), { after: null, before: null, backward: false }, 11)).text;
+    expect(text(4)).not.toBe(text(1));
   });
 });
 
@@ -127,7 +144,7 @@ describe('items created since the last refresh (read with count 0, rating null)'
     expect(filtered.text).not.toContain('gear_item_stats_pending');
     expect(filtered.text).not.toContain('union all');
     expect(filtered.text.match(/limit 51/g)).toHaveLength(1);
-    expect(filtered.values).toEqual([50, 4]);
+    expect(filtered.values).toEqual([]);
     expect(sql.compile(countSql(normalizeFilter({ reviewRating: { gte: 4 } }))).text).not.toContain('gear_item_stats_pending');
     for (const f of [null, { reviewCount: { eq: 0 } }]) {
       expect(page(f).text).toContain('gear_item_stats_pending');

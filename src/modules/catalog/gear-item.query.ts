@@ -15,13 +15,16 @@ import {
 } from '../common/filters';
 import { parseOptionalId } from '../common/ids';
 import { BadUserInputError } from '../../errors';
+import type { Selection } from '../common/selection';
 import {
+  ALL_ITEM_COLUMNS,
   inSubtree,
   itemWithStats,
   itemsWithStatsCount,
   itemsWithStatsPage,
   NO_ITEM_STATS,
   ratingSortKey,
+  type ItemColumns,
   type ItemStats,
   type ItemsWithStatsParts,
   type ItemWithStatsRow,
@@ -140,10 +143,15 @@ function normalizeAt(filter: GearItemFilter | null | undefined, path: string, de
 
 const holdsAlways = (f: NormalizedFilter) => Object.keys(f).length === 0;
 
-/** The filter's conditions on the item rows, to be ANDed. (filterHolds follows it term by term.) */
+/**
+ * The filter's conditions on the item rows, to be ANDed. (filterHolds follows it term by term.)
+ * Ids and numbers are written into the text (checked integers and finite numbers), text is
+ * sent as a parameter: a filter without text is a statement of its own for each set of
+ * values, which the page can prepare (filterIsLiteral).
+ */
 export function filterSql(f: NormalizedFilter): SqlFragment[] {
   const out: SqlFragment[] = [];
-  if (f.categoryId !== undefined) out.push(sql.query`${itemWithStats.categoryId} = ${sql.value(f.categoryId)}::int`);
+  if (f.categoryId !== undefined) out.push(sql.query`${itemWithStats.categoryId} = ${sql.literal(f.categoryId)}::int`);
   if (f.inCategory !== undefined) out.push(inSubtree(itemWithStats.categoryId, f.inCategory));
   if (f.nameContains !== undefined) out.push(sql.query`${itemWithStats.name} ilike ${sql.value(containsPattern(f.nameContains))}::text`);
   if (f.reviewCount) out.push(...comparisonsSql(itemWithStats.reviewCount, f.reviewCount, 'int'));
@@ -178,6 +186,18 @@ export function filterHolds(f: NormalizedFilter, stats: ItemStats): Holds {
   return allHold(terms);
 }
 
+/**
+ * Whether the filter's SQL holds its values in its text (no name term, the only one sent as
+ * a parameter). Such a page can be a prepared statement like an unfiltered one: each set of
+ * values is a text of its own, planned for those values on its first run on a connection,
+ * and that plan reused after. A parameter's value would be planned for blind (a generic
+ * plan), and which plan is best depends on the values: a leaf's subtree or a root's, a rare
+ * count or a common one.
+ */
+export function filterIsLiteral(f: NormalizedFilter): boolean {
+  return f.nameContains === undefined && [...(f.and ?? []), ...(f.or ?? []), ...(f.not ? [f.not] : [])].every(filterIsLiteral);
+}
+
 /** The parts of the item rows a filter may match: items not yet in the view are read with NO_ITEM_STATS. */
 export function partsFor(f: NormalizedFilter): ItemsWithStatsParts {
   return { pending: filterHolds(f, NO_ITEM_STATS) !== 'never' };
@@ -190,6 +210,24 @@ export function cursorScope(filter: NormalizedFilter, terms: readonly Term[]): s
 
 /** The checks a cursor's key must pass for these terms. */
 export const cursorChecks = (terms: readonly Term[]): CursorCheck[] => terms.map((t) => FIELDS[t.field].valid);
+
+/**
+ * The columns a page's rows must carry for what its client selects: those of the item's
+ * fields asked for, the sort keys and generation when a cursor is, the generation for
+ * cachedAt and generationChanged. Without a selection (another caller): every column.
+ */
+export function pageColumns(selection: Selection | undefined, terms: readonly Term[]): ItemColumns {
+  if (!selection) return ALL_ITEM_COLUMNS;
+  const node = selection.below('edges').below('node');
+  const pageInfo = selection.below('pageInfo');
+  const cursors = selection.below('edges').has('cursor') || pageInfo.has('startCursor') || pageInfo.has('endCursor');
+  return {
+    description: node.has('description'),
+    categoryId: node.has('category'),
+    createdAt: node.has('createdAt') || (cursors && terms.some((t) => t.field === GearItemOrderField.CREATED_AT)),
+    generation: cursors || selection.has('cachedAt') || selection.has('generationChanged'),
+  };
+}
 
 /** The cursor value of a row for each term (dates as ISO text, as the cursor carries them). */
 export function sortKeyOf(row: ItemWithStatsRow, terms: readonly Term[]): CursorValue[] {
@@ -228,7 +266,7 @@ export interface PageBounds {
  * in the order of `terms`, or, `backward`, the ones nearest `before` in the reverse order
  * (the caller puts them back). Keyset both ways: the same index, scanned the other way.
  */
-export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds: PageBounds, limit: number): SqlFragment {
+export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds: PageBounds, limit: number, columns = ALL_ITEM_COLUMNS): SqlFragment {
   const where = [
     ...filterSql(filter),
     ...(bounds.after ? keysetSql(terms, bounds.after, 'after') : []),
@@ -238,7 +276,7 @@ export function pageSql(filter: NormalizedFilter, terms: readonly Term[], bounds
     terms.map((t) => sql.query`${sortKey(t)} ${sql.raw((t.dir === OrderDirection.DESC) !== bounds.backward ? 'desc' : 'asc')}`),
     ', ',
   );
-  return itemsWithStatsPage(where, order, limit, partsFor(filter));
+  return itemsWithStatsPage(where, order, limit, partsFor(filter), columns);
 }
 
 /** Every match, counted. */

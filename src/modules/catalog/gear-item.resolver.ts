@@ -2,6 +2,7 @@ import { Arg, Ctx, FieldResolver, Float, ID, Info, Int, Query, Resolver, Root } 
 import type { GraphQLResolveInfo } from 'graphql';
 import type { Context } from '../../context';
 import { parseId } from '../common/ids';
+import { Selection } from '../common/selection';
 import { encodeNodeId } from '../common/node';
 import { CategoryNode } from '../categories/category.type';
 import { GearItemFilter, GearItemOrder } from './gear-item.inputs';
@@ -49,7 +50,7 @@ from older cached data than the page.`,
     @Arg('before', () => String, { nullable: true, description: 'A cursor from this same query: only items before it.' })
     before?: string | null,
   ): Promise<ItemsPage> {
-    return listItems(ctx, { filter, orderBy, page: pageRequest({ first, after, last, before }, info) });
+    return listItems(ctx, { filter, orderBy, page: pageRequest({ first, after, last, before }, info), selection: Selection.of(info) });
   }
 
   @Reads(READ_TABLES.item)

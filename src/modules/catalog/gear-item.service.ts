@@ -1,11 +1,12 @@
 import type { Context } from '../../context';
 import { toPage, type Page, type PageRequest } from '../common/connection';
+import type { Selection } from '../common/selection';
 import { isInt, isTimestamp, type CursorCheck, type DecodedCursor } from '../common/cursor';
 import { parseTimestamptz } from '../../database/sql';
 import { readItemsGeneration, type ItemStats, type ItemsGeneration, type ItemWithStatsRow } from '../views/reads';
 import type { ReviewKey } from './catalog.loaders';
 import type { GearItemFilter, GearItemOrder } from './gear-item.inputs';
-import { countSql, cursorChecks, cursorScope, normalizeFilter, normalizeOrder, pageSql, sortKeyOf } from './gear-item.query';
+import { countSql, cursorChecks, cursorScope, filterIsLiteral, normalizeFilter, normalizeOrder, pageColumns, pageSql, sortKeyOf } from './gear-item.query';
 import type { GearItemNode } from './gear-item.type';
 import type { GearReviewNode } from './gear-review.type';
 
@@ -13,6 +14,8 @@ export interface ListItemsArgs {
   filter?: GearItemFilter | null;
   orderBy?: GearItemOrder[] | null;
   page: PageRequest;
+  /** What the client selects below the connection: the rows carry only the columns it reads. */
+  selection?: Selection;
 }
 
 /** A page of items, and which generation of the cached data it was read from. */
@@ -38,14 +41,16 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Item
   const before = page.before == null ? null : ctx.cursors.decodeWithGeneration(page.before, scope, 'before', checks);
 
   // size + 1 rows tell whether more follow, also when the size is 0.
-  // Unfiltered pages plan the same whatever the cursor: prepared. A filter's best plan
-  // depends on its values (a leaf's subtree or a root's, a rare count or a common one).
-  const filtered = Object.keys(filter).length > 0;
+  // Prepared (planned once per connection, not on every call) unless the filter sends text as
+  // a parameter: see filterIsLiteral. The cursor's bound plans the same whatever its value.
+  const columns = pageColumns(args.selection, terms);
   const rows = await ctx.sql.rows<RawItemRow>(
-    pageSql(filter, terms, { after: after?.key ?? null, before: before?.key ?? null, backward: page.backward }, page.size + 1),
-    { prepared: !filtered, rawTimestamps: true },
+    pageSql(filter, terms, { after: after?.key ?? null, before: before?.key ?? null, backward: page.backward }, page.size + 1, columns),
+    { prepared: filterIsLiteral(filter), rawTimestamps: true },
   );
-  const read: ItemsGeneration | null = rows.length ? { generation: rows[0].generation, cachedAt: dateOrNull(rows[0].cachedAt) } : null;
+  const read: ItemsGeneration | null = rows.length && columns.generation ? { generation: rows[0].generation, cachedAt: dateOrNull(rows[0].cachedAt) } : null;
+  // Only a whole item may stand in for the item loader's own read (`gearItem(id)` later in the request).
+  const whole = columns.description && columns.categoryId && columns.createdAt;
   let lazy: Promise<ItemsGeneration> | undefined;
   const items = toPage(
     rows,
@@ -53,11 +58,12 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Item
     (row) => {
       const stats = { reviewCount: row.reviewCount, reviewRating: row.reviewRating };
       const node: GearItemNode = new PageItem(row, stats);
-      ctx.loaders.items.prime(row.id, node);
+      if (whole) ctx.loaders.items.prime(row.id, node);
       ctx.loaders.itemStats.prime(row.id, stats);
       return node;
     },
-    (row) => ctx.cursors.encode(scope, sortKeyOf({ ...row, createdAt: parseTimestamptz(row.createdAt), cachedAt: null }, terms), row.generation),
+    // createdAt is read when a term sorts by it, and then the row has it (pageColumns).
+    (row) => ctx.cursors.encode(scope, sortKeyOf({ ...row, createdAt: dateOrNull(row.createdAt)!, cachedAt: null }, terms), row.generation),
     async () => {
       const [{ n }] = await ctx.sql.rows<{ n: number }>(countSql(filter));
       return n;
@@ -70,10 +76,13 @@ export async function listItems(ctx: Context, args: ListItemsArgs): Promise<Item
   };
 }
 
-/** A page's row as read: its timestamps still PostgreSQL's text (`rawTimestamps`). */
+/**
+ * A page's row as read: its timestamps still PostgreSQL's text (`rawTimestamps`); the
+ * columns its client reads nothing from left out (pageColumns), undefined here.
+ */
 type RawItemRow = Omit<ItemWithStatsRow, 'createdAt' | 'cachedAt'> & { createdAt: string; cachedAt: string | null };
 
-const dateOrNull = (text: string | null) => (text === null ? null : parseTimestamptz(text));
+const dateOrNull = (text: string | null | undefined) => (text == null ? null : parseTimestamptz(text));
 
 /**
  * An item of a page, its createdAt parsed when first read: a page that does not select it

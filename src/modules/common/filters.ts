@@ -65,12 +65,16 @@ export function normalizeComparisons(filter: IntFilter | FloatFilter | null | un
   return Object.keys(out).length ? out : null;
 }
 
-/** Every comparison on `expr`; SQL comparisons never match null. (comparisonsHold follows it.) */
+/**
+ * Every comparison on `expr`; SQL comparisons never match null. (comparisonsHold follows it.)
+ * The numbers are written into the text (sql.literal: checked finite numbers only), so a
+ * statement's text says its values and it can be prepared: see filterSql.
+ */
 export function comparisonsSql(expr: SqlFragment, c: Comparisons, cast: string): SqlFragment[] {
   const out: SqlFragment[] = [];
   for (const op of Object.keys(COMPARISONS) as Comparison[]) {
     const value = c[op];
-    if (value !== undefined) out.push(sql.query`${expr} ${sql.raw(COMPARISONS[op])} ${sql.value(value)}::${sql.raw(cast)}`);
+    if (value !== undefined) out.push(sql.query`${expr} ${sql.raw(COMPARISONS[op])} ${sql.literal(value)}::${sql.raw(cast)}`);
   }
   if (c.isNull !== undefined) out.push(sql.query`${expr} is ${sql.raw(c.isNull ? 'null' : 'not null')}`);
   return out;

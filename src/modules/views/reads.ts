@@ -84,7 +84,35 @@ const ITEM_WITH_STATS_COLUMNS = [
 ] as const satisfies readonly (readonly [string, keyof ItemWithStatsRow])[];
 
 const PART_COLUMNS = sql.raw(ITEM_WITH_STATS_COLUMNS.map(([column]) => `x.${column}`).join(', '));
-const ROW_COLUMNS = sql.raw(ITEM_WITH_STATS_COLUMNS.map(([column, key]) => `x.${column} as "${key}"`).join(', '));
+
+/**
+ * What a page's rows may leave out: the columns its client reads nothing from, and the
+ * generation (three lookups in the refresh log, sent again on every row) when no cursor,
+ * cachedAt or generationChanged is asked. id, name and the aggregates are always read.
+ */
+export interface ItemColumns {
+  description: boolean;
+  categoryId: boolean;
+  createdAt: boolean;
+  generation: boolean;
+}
+export const ALL_ITEM_COLUMNS: ItemColumns = Object.freeze({ description: true, categoryId: true, createdAt: true, generation: true });
+
+const OPTIONAL_ITEM_COLUMNS = ['description', 'categoryId', 'createdAt'] as const satisfies readonly (keyof ItemColumns)[];
+
+/** The select list of a page's rows, for each set of columns (made once each). */
+const rowColumns = new Map<string, SqlFragment>();
+function rowColumnsOf(columns: ItemColumns): SqlFragment {
+  const id = `${+columns.description}${+columns.categoryId}${+columns.createdAt}${+columns.generation}`;
+  let list = rowColumns.get(id);
+  if (!list) {
+    const kept = ITEM_WITH_STATS_COLUMNS.filter(([, key]) => !(OPTIONAL_ITEM_COLUMNS as readonly string[]).includes(key) || columns[key as keyof ItemColumns]);
+    const rows = sql.raw(kept.map(([column, key]) => `x.${column} as "${key}"`).join(', '));
+    list = columns.generation ? sql.query`${rows}, ${GENERATION_COLUMNS}` : rows;
+    rowColumns.set(id, list);
+  }
+  return list;
+}
 
 /** The columns of those rows, for filters and sort keys over them. */
 export const itemWithStats = Object.fromEntries(ITEM_WITH_STATS_COLUMNS.map(([column, key]) => [key, sql.raw(`x.${column}`)])) as Record<
@@ -135,18 +163,20 @@ const partsOf = (parts: ItemsWithStatsParts) => (parts.pending ? ITEMS_WITH_STAT
  * `itemWithStats` columns), sorted by `orderBy` and cut to `limit` on its own, so the
  * view's sort indexes serve it; then the parts' rows merged in the same order and cut again
  * (one part: read as it is, nothing to merge). Each row also carries the generation it was
- * read at (ItemsGeneration).
+ * read at (ItemsGeneration). `columns`: what the rows may leave out (ItemColumns); the parts
+ * keep every column, for the conditions and sort keys over them.
  */
-export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number, parts = ALL_PARTS): SqlFragment {
+export function itemsWithStatsPage(where: readonly SqlFragment[], orderBy: SqlFragment, limit: number, parts = ALL_PARTS, columns = ALL_ITEM_COLUMNS): SqlFragment {
   // The limit is written into the text (a checked integer, never client text): with it known,
   // PostgreSQL can reuse a generic plan of a prepared page instead of planning every call.
   if (!Number.isInteger(limit) || limit < 0) throw new Error(`bad page limit ${limit}`);
   const tail = sql.query`order by ${orderBy} limit ${sql.raw(String(limit))}`;
   const filter = whereAll(where);
   const read = partsOf(parts);
-  if (read.length === 1) return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${read[0]}) x ${filter} ${tail}`;
+  const select = rowColumnsOf(columns);
+  if (read.length === 1) return sql.query`select ${select} from (${read[0]}) x ${filter} ${tail}`;
   const limited = read.map((part) => sql.query`(select ${PART_COLUMNS} from (${part}) x ${filter} ${tail})`);
-  return sql.query`select ${ROW_COLUMNS}, ${GENERATION_COLUMNS} from (${sql.join(limited, ' union all ')}) x ${tail}`;
+  return sql.query`select ${select} from (${sql.join(limited, ' union all ')}) x ${tail}`;
 }
 
 /** How many items match `where`, counted in each part on its own (so it can use their indexes). */
@@ -172,7 +202,7 @@ export function ratingSortKey(expr: SqlFragment, direction: 'ASC' | 'DESC'): Sql
  * small subtree.
  */
 export function inSubtree(column: SqlFragment, id: number): SqlFragment {
-  return sql.query`${column} in (select d.id from category_tree d where d.path @> array[${sql.value(id)}::int])`;
+  return sql.query`${column} in (select d.id from category_tree d where d.path @> array[${sql.literal(id)}::int])`;
 }
 
 export function createViewLoaders(db: Sql) {
