@@ -11,14 +11,90 @@ import { createCategoryLoaders } from './modules/categories/categories.loaders';
 import { CursorCodec } from './modules/common/cursor';
 import { ChangeListener } from './modules/views/ops/notifications';
 import { ViewService } from './modules/views/ops/views.service';
-import { createViewLoaders } from './modules/views/reads';
+import { createViewLoaders, type ViewLoaders } from './modules/views/reads';
 import { CostBoundsCache } from './security/cost-bounds';
 import { RateLimiter } from './security/rate-limit';
 
-export function createLoaders(sql: Sql) {
-  return { ...createCatalogLoaders(sql), ...createCategoryLoaders(sql), ...createViewLoaders(sql) };
+type CatalogLoaders = ReturnType<typeof createCatalogLoaders>;
+type CategoryLoaders = ReturnType<typeof createCategoryLoaders>;
+export type Loaders = CatalogLoaders & CategoryLoaders & ViewLoaders;
+
+/**
+ * A request's DataLoaders, each module's made when one of them is first used: a request
+ * uses one or two modules' loaders, or none (an error, an ops query). The getters sit on
+ * the prototype, so a loader a module adds is listed here too (`implements` says so).
+ */
+class RequestLoaders implements Loaders {
+  private catalog: CatalogLoaders | undefined;
+  private category: CategoryLoaders | undefined;
+  private view: ViewLoaders | undefined;
+
+  constructor(private readonly sql: Sql) {}
+
+  private get catalogLoaders(): CatalogLoaders {
+    return (this.catalog ??= createCatalogLoaders(this.sql));
+  }
+  private get categoryLoaders(): CategoryLoaders {
+    return (this.category ??= createCategoryLoaders(this.sql));
+  }
+  private get viewLoaders(): ViewLoaders {
+    return (this.view ??= createViewLoaders(this.sql));
+  }
+
+  get items() {
+    return this.catalogLoaders.items;
+  }
+  get reviews() {
+    return this.catalogLoaders.reviews;
+  }
+  get reviewPages() {
+    return this.catalogLoaders.reviewPages;
+  }
+  get reviewTotals() {
+    return this.catalogLoaders.reviewTotals;
+  }
+  get categories() {
+    return this.categoryLoaders.categories;
+  }
+  get children() {
+    return this.categoryLoaders.children;
+  }
+  get itemStats() {
+    return this.viewLoaders.itemStats;
+  }
+  get lastReviewedAt() {
+    return this.viewLoaders.lastReviewedAt;
+  }
+  get categoryStats() {
+    return this.viewLoaders.categoryStats;
+  }
 }
-export type Loaders = ReturnType<typeof createLoaders>;
+
+export function createLoaders(sql: Sql): Loaders {
+  return new RequestLoaders(sql);
+}
+
+/**
+ * Stops a request's statements not yet sent: what Sql reads of the AbortSignal it is given
+ * (`aborted` and `reason`, database/sql.ts), without an AbortController, which Node builds as
+ * an EventTarget: microseconds on every request, where almost none is ever aborted.
+ */
+export class RequestCancel {
+  aborted = false;
+  reason: unknown = undefined;
+
+  /** The first reason stays, as with AbortController. */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+  }
+
+  /** For Sql's `signal`, of which it reads only these two fields. */
+  get signal(): AbortSignal {
+    return this as Pick<AbortSignal, 'aborted' | 'reason'> as AbortSignal;
+  }
+}
 
 /** What lives for the whole server: built once at start-up. */
 export interface AppServices {
@@ -63,7 +139,7 @@ export interface Context {
   /** SQL statements this request sent (the batching tests and the benchmark read it). */
   statements: { count: number };
   /** Aborted (with the error to answer) when the request is past a bound: its statements not yet sent are not sent. */
-  cancel: AbortController;
+  cancel: RequestCancel;
   /** Set when the response cache may store this request's answer (cache/plugin.ts). */
   cacheTicket?: CacheTicket;
 }
@@ -95,7 +171,7 @@ class RequestContext implements Context {
   readonly config: Config;
   readonly views: ViewService;
   readonly statements = { count: 0 };
-  readonly cancel = new AbortController();
+  readonly cancel = new RequestCancel();
   private childLog: Logger | undefined;
 
   constructor(

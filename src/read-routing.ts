@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { Context } from './context';
 
 /**
@@ -7,12 +7,14 @@ import type { Context } from './context';
  * operation runs, after the context was made: this hook runs then, before any resolver.
  * Queries keep the target their context chose.
  */
+const readRoutingListener: GraphQLRequestListener<Context> = {
+  async didResolveOperation({ operation, contextValue }) {
+    if (operation?.operation === 'mutation') contextValue.reads.readFromPrimary();
+  },
+};
 export const readRoutingPlugin: ApolloServerPlugin<Context> = {
+  // One listener for every request: it keeps nothing of its own.
   async requestDidStart() {
-    return {
-      async didResolveOperation({ operation, contextValue }) {
-        if (operation?.operation === 'mutation') contextValue.reads.readFromPrimary();
-      },
-    };
+    return readRoutingListener;
   },
 };

@@ -1,5 +1,5 @@
-import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServer, type ApolloServerPlugin, type GraphQLRequestListener } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { unwrapResolverError } from '@apollo/server/errors';
 import express from 'express';
@@ -37,24 +37,26 @@ export interface RunningServer {
 }
 
 /** Logs every error a client was not meant to cause, under the id the client is given. */
+const errorListener: GraphQLRequestListener<Context> = {
+  async didEncounterErrors({ errors, contextValue }) {
+    for (const error of errors) {
+      const kind = classifyError(error);
+      if (kind === 'public') continue;
+      const original = unwrapResolverError(error);
+      if (kind === 'unavailable') {
+        contextValue.log.warn({ err: original, path: error.path }, 'database unavailable');
+        continue;
+      }
+      contextValue.log.error({ err: original, path: error.path }, 'unexpected error');
+      // formatError copies this into the response; it holds nothing but our own id.
+      (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
+    }
+  },
+};
 const errorLogging: ApolloServerPlugin<Context> = {
+  // One listener for every request: it keeps nothing of its own.
   async requestDidStart() {
-    return {
-      async didEncounterErrors({ errors, contextValue }) {
-        for (const error of errors) {
-          const kind = classifyError(error);
-          if (kind === 'public') continue;
-          const original = unwrapResolverError(error);
-          if (kind === 'unavailable') {
-            contextValue.log.warn({ err: original, path: error.path }, 'database unavailable');
-            continue;
-          }
-          contextValue.log.error({ err: original, path: error.path }, 'unexpected error');
-          // formatError copies this into the response; it holds nothing but our own id.
-          (error.extensions as Record<string, unknown>).requestId = contextValue.requestId;
-        }
-      },
-    };
+    return errorListener;
   },
 };
 
@@ -86,9 +88,12 @@ export async function createApollo(
     // main.ts owns the signals: it drains this server, then closes the pool and the database.
     stopOnTerminationSignals: false,
     // Apollo installs cache-control by default; it wraps every field resolver and tally
-    // sends no cache hints, so it would only cost time on every field.
+    // sends no cache hints, so it would only cost time on every field. Inline tracing is
+    // installed too, for federated subgraphs only (tally is none): off, its hook is not called
+    // on every request.
     plugins: [
       ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginInlineTraceDisabled(),
       errorLogging,
       costLimitPlugin(schema, {
         maxComplexity: limits.maxComplexity,

@@ -86,8 +86,12 @@ export function graphqlEndpoint(services: AppServices, apollo: ApolloServer<Cont
     const problem = shapeProblem((body as { query?: unknown } | undefined)?.query ?? params?.get('query'));
     if (problem) return sendError(res, 400, 'GRAPHQL_VALIDATION_FAILED', problem);
 
+    // Apollo reads a few of them (content type, accept, the CSRF headers); a loop over the
+    // names makes no array of pairs.
     const headers = new HeaderMap();
-    for (const [name, value] of Object.entries(req.headers)) {
+    const given = req.headers;
+    for (const name in given) {
+      const value = given[name];
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
     }
     const response = await apollo.executeHTTPGraphQLRequest({

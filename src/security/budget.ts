@@ -20,7 +20,7 @@ interface Budget {
   stop: PublicError | null;
   readonly timedOut: () => PublicError;
   /** The request's: aborted when it is past a bound, so its statements not yet sent are not sent. */
-  readonly cancel: AbortController | undefined;
+  readonly cancel: Context['cancel'] | undefined;
 }
 
 /** Past a bound: every further field fails with `err`, and so do the statements not yet sent. */

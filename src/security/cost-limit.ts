@@ -66,9 +66,10 @@ export function costLimitPlugin(schema: GraphQLSchema, opts: CostLimitOptions): 
           // so its cost is kept per document, variables and figures rather than walked every time.
           // Only the variables the operation declares count, hashed: extra ones change nothing,
           // and a key must not keep a client's (possibly huge) values in memory.
-          const declared = operation?.variableDefinitions?.map((d) => d.variable.name.value) ?? [];
-          const values = declared.map((name) => request.variables?.[name] ?? null);
-          const key = `${version}\0${request.operationName ?? ''}\0${createHash('sha1').update(JSON.stringify(values)).digest('base64')}`;
+          // An operation without variables (most of them) has nothing to hash.
+          const declared = operation?.variableDefinitions;
+          const values = declared?.length ? createHash('sha1').update(JSON.stringify(declared.map((d) => request.variables?.[d.variable.name.value] ?? null))).digest('base64') : '';
+          const key = `${version}\0${request.operationName ?? ''}\0${values}`;
           let known = costs.get(document);
           if (!known) costs.set(document, (known = new Map()));
           let cost = known.get(key);
