@@ -223,13 +223,17 @@ describe('graphql-jit executor', () => {
     try {
       const big = '{ a: gearItems(first: 8) { edges { node { id name reviewCount reviewRating description createdAt } } } b: gearItems(first: 8) { edges { node { id name reviewCount reviewRating description createdAt } } } }';
       const fits = '{ gearItems(first: 8) { edges { node { id name } } } }';
-      for (const q of [big, fits, big]) {
+      // Fields read straight off their parent have no resolver to count them: they are counted by the list above them.
+      const plain = `{ gearItems(first: 8) { edges { ...E } } } fragment E on GearItemEdge { node { ${Array.from({ length: 12 }, (_, i) => `f${i}: name`).join(' ')} } }`;
+      for (const q of [big, fits, big, plain]) {
         const expected = await ask(small, q);
         const got = await ask(smallJit, q);
         sameText(got.text, expected.text, q);
         expect(got.status).toBe(expected.status);
       }
       expect((await ask(smallJit, big)).text).toContain('RESPONSE_TOO_LARGE');
+      expect((await ask(smallJit, plain)).text).toContain('RESPONSE_TOO_LARGE');
+      expect((await ask(small, plain)).text).toContain('RESPONSE_TOO_LARGE');
       expect(c.rerun).toBeGreaterThan(0);
       expect(c.jit).toBeGreaterThan(0);
     } finally {
