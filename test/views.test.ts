@@ -154,6 +154,26 @@ describe('category_tree', () => {
     const negative = await app.exec(CategoryTreeDocument, { maxDepth: -1 });
     expect(negative.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
+
+  it('gives each node its live category: renamed since the refresh, or the row itself for one deleted since', async () => {
+    const water = categories.find((c) => c.name === 'Water')!.id;
+    const renamed = await addCategory(app.sql, 'Before', water);
+    const deleted = await addCategory(app.sql, 'Doomed', water);
+    await refreshViews(app.sql);
+    try {
+      await app.sql.rows('update gear_category set name = $1 where id = $2', ['After', renamed]);
+      await app.sql.rows('delete from gear_category where id = $1', [deleted]);
+      const res = await app.exec(CategoryTreeDocument, { rootId: String(water) });
+      expect(res.errors).toBeUndefined();
+      expect(res.statements).toBe(1);
+      const node = (id: number) => res.data!.categoryTree.find((n) => n.id === String(id))!;
+      expect(node(renamed)).toMatchObject({ name: 'Before', parentId: String(water), category: { id: String(renamed), name: 'After', itemCount: 0, reviewCount: 0, reviewRating: null } });
+      expect(node(deleted)).toMatchObject({ name: 'Doomed', parentId: String(water), category: { id: String(deleted), name: 'Doomed', itemCount: 0, reviewCount: 0, reviewRating: null } });
+    } finally {
+      await app.sql.rows('delete from gear_category where id = any($1::int[])', [[renamed, deleted]]);
+      await refreshViews(app.sql);
+    }
+  });
 });
 
 describe('category_stats', () => {

@@ -37,7 +37,7 @@ omitted: all; negative: BAD_USER_INPUT. An unknown rootId gives an empty list.`,
     // The rows carry the live category and its aggregates: `category { … }` costs no query.
     for (const row of rows) {
       ctx.loaders.categories.prime(row.id, row.live);
-      ctx.loaders.categoryStats.prime(row.id, row.stats);
+      ctx.loaders.categoryStats.prime(row.id, row.category.stats);
     }
     return rows;
   }
@@ -93,10 +93,10 @@ export class CategoryTreeNodeResolver {
   @Reads(READ_TABLES.category)
   @FieldResolver(() => CategoryNode, { description: 'The category itself, live from gear_category.' })
   category(@Root() node: CategoryTreeRead): CategoryNode {
-    // The row holds the live category and its aggregates, read by the same statement that
-    // primed the loaders with them: returned as they are, without a promise per field (as a
-    // page's items carry their stats). A tree row can outlive its category until the next
-    // refresh; the row itself stands in.
-    return { ...(node.live ?? { id: node.id, name: node.name, parentId: node.parentId }), stats: node.stats };
+    // The live category and its aggregates, read by the same statement that primed the
+    // loaders with them and built once with the row (readCategoryTree): no promise and no
+    // object per field (as a page's items carry their stats). A tree row can outlive its
+    // category until the next refresh; the row itself stands in.
+    return node.category;
   }
 }

@@ -44,5 +44,5 @@ export class CategoryTreeNodeType {
     description: 'Ids from the root down to this category, itself included.',
     complexity: listCost((_args, b) => b.maxDepth + 1),
   })
-  path!: number[];
+  path!: string[];
 }
