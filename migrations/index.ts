@@ -7,6 +7,7 @@ import { Migration20261124003000_view_versions } from './Migration20261124003000
 import { Migration20261124212645_views_gear_item_stats_v2 } from './Migration20261124212645_views_gear_item_stats_v2';
 import { Migration20261125000000_view_change_notify } from './Migration20261125000000_view_change_notify';
 import { Migration20261125200000_rate_limit } from './Migration20261125200000_rate_limit';
+import { Migration20261126030639_views_gear_item_stats_v3 } from './Migration20261126030639_views_gear_item_stats_v3';
 
 /** Every migration, in order. A new one is added here as well as written to this folder. */
 export const migrationsList: MigrationObject[] = [
@@ -18,4 +19,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124212645_views_gear_item_stats_v2', class: Migration20261124212645_views_gear_item_stats_v2 },
   { name: 'Migration20261125000000_view_change_notify', class: Migration20261125000000_view_change_notify },
   { name: 'Migration20261125200000_rate_limit', class: Migration20261125200000_rate_limit },
+  { name: 'Migration20261126030639_views_gear_item_stats_v3', class: Migration20261126030639_views_gear_item_stats_v3 },
 ];

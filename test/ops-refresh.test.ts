@@ -171,6 +171,22 @@ describe('refreshViews', () => {
     expect(res.data!.refreshViews.refreshed.every((r) => !r.concurrently)).toBe(true);
   });
 
+  it('leaves every page of the views it refreshed marked all-visible, so their indexes can answer alone', async () => {
+    const unmarked = async () =>
+      app.sql.rows<{ name: string; pages: number; visible: number }>(
+        `select relname as name, relpages as pages, relallvisible as visible from pg_class
+          where relkind = 'm' and relname = any($1::text[]) and relallvisible < relpages`,
+        [[...MANAGED_VIEW_NAMES]],
+      );
+    for (const concurrently of [false, true]) {
+      // New reviews, so that a CONCURRENTLY refresh changes pages (and clears their mark).
+      await app.sql.rows(`insert into gear_review (gear_item_id, rating, body) select id, 5, 'again' from gear_item where id % 7 = 0`);
+      const res = await refresh(null, concurrently);
+      expect(res.errors).toBeUndefined();
+      expect(await unmarked(), `after a ${concurrently ? 'CONCURRENTLY' : 'plain'} refresh`).toEqual([]);
+    }
+  });
+
   it('clears the request’s view loaders, so later fields of the same request read the new contents', async () => {
     const item = (await app.sql.one<{ id: number }>('select min(id) as id from gear_item'))!.id;
     await refresh();

@@ -30,10 +30,11 @@ export interface BenchDatabase {
 
 /**
  * The index PostGraphile's nulls-last rating sort needs (tally's own indexes sort on
- * coalesce()); the only object the bench adds to tally's schema.
+ * coalesce()), holding the count as tally's does (gear_item_stats v3); the only object the
+ * bench adds to tally's schema.
  */
 export const POSTGRAPHILE_INDEX = 'bench_postgraphile_rating_idx';
-export const CREATE_POSTGRAPHILE_INDEX = `create index if not exists ${POSTGRAPHILE_INDEX} on gear_item_stats (review_rating desc nulls last, gear_item_id)`;
+export const CREATE_POSTGRAPHILE_INDEX = `create index if not exists ${POSTGRAPHILE_INDEX} on gear_item_stats (review_rating desc nulls last, gear_item_id) include (review_count)`;
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
