@@ -223,6 +223,15 @@ describe('changing a view while clients read', () => {
     }
   });
 
+  it('goes back through every swap to v1, where lastReviewedAt reads null, and up again', async () => {
+    const swaps = migrationsList.filter((m) => ((m.class as { views?: ViewVersions }).views?.gear_item_stats?.version ?? 0) > 1).reverse();
+    for (const m of swaps) await migrateWhileReading(() => migrator.down({ migrations: [m.name] }));
+    await expectViewsAt(1);
+    await expectRefreshWorks();
+    await migrator.up();
+    await expectViewsAt(itemStatsVersions.length);
+  });
+
   it('reports a view whose query was changed by hand', async () => {
     // category_stats recreated with another query, its comment copied over.
     const [{ comment }] = await app.sql.rows<{ comment: string }>(
