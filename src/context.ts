@@ -89,11 +89,6 @@ export class RequestCancel {
     this.aborted = true;
     this.reason = reason;
   }
-
-  /** For Sql's `signal`, of which it reads only these two fields. */
-  get signal(): AbortSignal {
-    return this as Pick<AbortSignal, 'aborted' | 'reason'> as AbortSignal;
-  }
 }
 
 /** What lives for the whole server: built once at start-up. */
@@ -182,7 +177,7 @@ class RequestContext implements Context {
     readonly cacheTicket?: CacheTicket,
   ) {
     const onStatement = () => this.statements.count++;
-    const signal = this.cancel.signal;
+    const signal = this.cancel;
     // The loaders read through this Sql too, so a later switch of target moves them as well.
     this.reads = services.db.readSession();
     this.sql = new Sql(this.reads, { onStatement, signal, maxConcurrent: services.config.db.maxConnectionsPerRequest });

@@ -49,8 +49,9 @@ export interface SqlOptions {
   /**
    * Aborted: statements not yet sent (waiting for their turn, or later) are not sent; they
    * reject with the signal's reason. One already running ends at its statement timeout.
+   * Only `aborted` and `reason` are read: an AbortSignal, or the request's RequestCancel.
    */
-  signal?: AbortSignal;
+  signal?: Pick<AbortSignal, 'aborted' | 'reason'>;
 }
 
 /**
@@ -70,7 +71,7 @@ export class Sql {
   private readonly waiting: (() => void)[] = [];
   private readonly maxConcurrent: number;
   private readonly onStatement: () => void;
-  private readonly signal: AbortSignal | undefined;
+  private readonly signal: SqlOptions['signal'];
 
   constructor(
     private readonly runner: Runner,
