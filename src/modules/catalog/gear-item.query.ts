@@ -218,9 +218,10 @@ export const cursorChecks = (terms: readonly Term[]): CursorCheck[] => terms.map
  */
 export function pageColumns(selection: Selection | undefined, terms: readonly Term[]): ItemColumns {
   if (!selection) return ALL_ITEM_COLUMNS;
-  const node = selection.below('edges').below('node');
+  const edges = selection.below('edges');
+  const node = edges.below('node');
   const pageInfo = selection.below('pageInfo');
-  const cursors = selection.below('edges').has('cursor') || pageInfo.has('startCursor') || pageInfo.has('endCursor');
+  const cursors = edges.has('cursor') || pageInfo.has('startCursor') || pageInfo.has('endCursor');
   return {
     description: node.has('description'),
     categoryId: node.has('category'),
